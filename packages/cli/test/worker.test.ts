@@ -1,0 +1,71 @@
+import { randomUUID } from "node:crypto";
+import { type Conveyor, createConveyor } from "@conveyor/core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registerMemoryAdapter } from "../src/index.js";
+import config from "./fixtures/basic/conveyor.config.js";
+import { ensureBuilt } from "./support/build.js";
+import { cli } from "./support/cli.js";
+
+// The test enqueues on a named memory store and the CLI's worker, in this same process, runs
+// the jobs; aborting the signal stands in for SIGTERM (the real signal is tested on the bin).
+const STORE = `memory://worker-${randomUUID().slice(0, 8)}`;
+let producer: Conveyor;
+
+beforeAll(async () => {
+  ensureBuilt([{ dir: "packages/core" }]);
+  registerMemoryAdapter();
+  producer = await createConveyor({ ...config, url: STORE, env: false, logger: false });
+}, 180_000);
+afterAll(() => producer.close());
+
+describe("conveyor worker", () => {
+  it("runs jobs until stopped, then drains and exits 0", async () => {
+    const stop = new AbortController();
+    const running = cli(["worker", "--url", STORE, "--concurrency", "2"], { signal: stop.signal });
+    const add = await producer.enqueue("demo.add", { a: 3, b: 4 });
+    const slow = await producer.enqueue("demo.slow", { steps: 2, stepMs: 5 });
+    expect(await add.result({ timeoutMs: 5_000 })).toBe(7);
+    expect(await slow.result({ timeoutMs: 5_000 })).toEqual({ steps: 2 });
+    const long = await producer.enqueue("demo.slow", { steps: 5, stepMs: 20 });
+    while ((await long.status()) === "waiting") await new Promise((resolve) => setTimeout(resolve, 5));
+    stop.abort();
+    const run = await running;
+    expect(run.code).toBe(0);
+    // Drained: the job that was running when the stop came finished.
+    expect(await long.status()).toBe("completed");
+    expect(run.stderr).toMatch(/conveyor worker \S+ started/);
+    expect(run.stderr).toContain(`queue backend  ${STORE}`);
+    expect(run.stderr).toContain("queues         default, slow");
+    expect(run.stderr).toContain("concurrency    2");
+    expect(run.stderr).toContain("tasks          demo.add, demo.fail, demo.slow, echo");
+    expect(run.stderr).toContain("is in-process: this worker only runs jobs enqueued inside this process");
+    expect(run.stderr).toMatch(/conveyor worker \S+ stopped/);
+  });
+
+  it("consumes only --queues and prints started/stopped documents with --json", async () => {
+    const stop = new AbortController();
+    const running = cli(["worker", "--url", STORE, "--queues", "slow", "--json"], { signal: stop.signal });
+    const slow = await producer.enqueue("demo.slow", { steps: 1, stepMs: 1 });
+    expect(await slow.result({ timeoutMs: 5_000 })).toEqual({ steps: 1 });
+    const add = await producer.enqueue("demo.add", { a: 1, b: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await add.status()).toBe("waiting");
+    stop.abort();
+    const run = await running;
+    expect(run.code).toBe(0);
+    const [started, stopped] = run.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(started).toMatchObject({ event: "started", backend: STORE, queues: ["slow"], concurrency: 1 });
+    expect(started.tasks).toContain("demo.add");
+    expect(stopped).toEqual({ event: "stopped", worker: started.worker });
+    await producer.cancel(add.id);
+  });
+
+  it("exits 2 for a concurrency that is not a positive whole number", async () => {
+    const run = await cli(["worker", "--concurrency", "0"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("--concurrency <n>");
+  });
+});

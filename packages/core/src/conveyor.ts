@@ -1,0 +1,383 @@
+import { randomUUID } from "node:crypto";
+import { type ConveyorConfig, resolveBackends } from "./config.js";
+import type { Cache } from "./contracts/cache.js";
+import type { BackoffOptions, JobRecord, NewJob } from "./contracts/job.js";
+import type {
+  CancelResult,
+  JobCounts,
+  JobQuery,
+  PurgeOptions,
+  QueueAdapter,
+  QueueInfo,
+} from "./contracts/queue.js";
+import type { RateLimiter } from "./contracts/rate-limiter.js";
+import type { Logger, Plugin, Task, TaskInput, TaskOutput } from "./contracts/task.js";
+import {
+  ClosedError,
+  ConfigError,
+  JobNotFoundError,
+  JobStateError,
+  UnknownTaskError,
+  UnsupportedFeatureError,
+  ValidationError,
+  type ValidationIssue,
+} from "./errors.js";
+import { createEnqueuedJob, createJobHandle, type EnqueuedJob, type JobHandle } from "./handle.js";
+import { consoleLogger, silentLogger } from "./logger.js";
+import { createFromUrl } from "./registry.js";
+import { ResourcePool } from "./resources.js";
+import { validate } from "./schema.js";
+import { maskUrl } from "./url.js";
+import { createJobHandler, startWorker, type Worker, type WorkerOptions } from "./worker.js";
+
+/** Options of one enqueued job; each overrides the task's own setting. */
+export interface EnqueueOptions {
+  /** Job id; enqueueing an id that exists returns the existing job (dedupe). @defaultValue a random UUID */
+  jobId?: string;
+  /** Run no earlier than this many ms from now. */
+  delayMs?: number;
+  /** Run no earlier than this time (epoch ms or Date). */
+  runAt?: number | Date;
+  /** Higher runs first. @defaultValue the task's priority, else 0 */
+  priority?: number;
+  /** Queue to use. @defaultValue the task's queue, else the default queue */
+  queue?: string;
+  /** Extra attempts after a failure. @defaultValue the task's retries, else 0 */
+  retries?: number;
+  /** Delay between attempts. @defaultValue the task's backoff */
+  backoff?: BackoffOptions;
+  /** Hard limit of one attempt in ms. @defaultValue the task's timeoutMs */
+  timeoutMs?: number;
+  /** Free-form string metadata stored with the job. */
+  meta?: Record<string, string>;
+}
+
+/** One item of {@link Conveyor.enqueueMany}. */
+export interface BulkItem<I> {
+  input: I;
+  options?: EnqueueOptions;
+}
+
+/** A registered task as listed by {@link Conveyor.tasks}. */
+export interface RegisteredTask {
+  name: string;
+  queue: string;
+  description?: string;
+  /** The plugin that registered it, if any. */
+  plugin?: string;
+  task: Task;
+}
+
+/**
+ * The platform an app or worker holds: enqueue jobs, run workers, inspect and control queues.
+ * Create it with {@link createConveyor}.
+ */
+export interface Conveyor {
+  /** The queue adapter in use. */
+  readonly queue: QueueAdapter;
+  /** The cache in use. */
+  readonly cache: Cache;
+  /** The rate limiter in use. */
+  readonly rateLimiter: RateLimiter;
+  /** The runtime's logger. */
+  readonly log: Logger;
+  /** Backend URLs in use, passwords masked (adapter names for instances given in code). */
+  readonly backends: { queue: string; cache: string; rateLimiter: string };
+  /** Registers tasks and plugins (idempotent for the same object; a different task with a taken name throws). */
+  register(...items: (Task | Plugin)[]): void;
+  /** Registered tasks, sorted by name. */
+  tasks(): RegisteredTask[];
+  /** Validates the input and enqueues one job; resolves once the backend has stored it. */
+  enqueue<T extends Task>(
+    task: T,
+    input: TaskInput<T>,
+    options?: EnqueueOptions,
+  ): Promise<EnqueuedJob<TaskOutput<T>>>;
+  /** Enqueues by task name (the CLI, the HTTP API, other languages); the task must be registered. */
+  enqueue<O = unknown>(task: string, input: unknown, options?: EnqueueOptions): Promise<EnqueuedJob<O>>;
+  /** Validates every input, then enqueues all in one backend call; nothing is enqueued when one is invalid. */
+  enqueueMany<T extends Task>(
+    task: T,
+    items: readonly BulkItem<TaskInput<T>>[],
+  ): Promise<EnqueuedJob<TaskOutput<T>>[]>;
+  /** Enqueues many jobs by task name; the task must be registered. */
+  enqueueMany<O = unknown>(task: string, items: readonly BulkItem<unknown>[]): Promise<EnqueuedJob<O>[]>;
+  /** A handle on an existing job by id. */
+  job<O = unknown>(id: string): JobHandle<O>;
+  /** Starts a worker that runs the registered tasks. */
+  worker(options?: WorkerOptions): Worker;
+  /** Known queues with their paused flag. */
+  queues(): Promise<QueueInfo[]>;
+  /** Jobs per state in a queue. */
+  counts(queue: string): Promise<JobCounts>;
+  /** Jobs matching a query, newest first. */
+  listJobs(query?: JobQuery): Promise<JobRecord[]>;
+  /** Retries a failed or cancelled job; throws `JobNotFoundError` for an unknown id. */
+  retry(id: string): Promise<JobRecord>;
+  /** Cancels a job. */
+  cancel(id: string): Promise<CancelResult>;
+  /** Deletes a job that is not active. */
+  remove(id: string): Promise<boolean>;
+  /** Deletes jobs of a queue by state and age; returns how many. */
+  purge(queue: string, options?: PurgeOptions): Promise<number>;
+  /** Pauses a queue (capability `pause`). */
+  pause(queue: string): Promise<void>;
+  /** Resumes a paused queue (capability `pause`). */
+  resume(queue: string): Promise<void>;
+  /** Closes running workers (draining), disposes resources and releases the backends it created. */
+  close(): Promise<void>;
+}
+
+const DEFAULTS = {
+  defaultQueue: "default",
+  resultTtlMs: 86_400_000,
+} satisfies Partial<ConveyorConfig>;
+
+function describe(value: string | { name: string }): string {
+  return typeof value === "string" ? maskUrl(value) : `${value.name} (instance)`;
+}
+
+/**
+ * Creates the platform from a config object (see {@link ConveyorConfig}); env vars
+ * `CONVEYOR_*` override its URLs. With no config at all it runs on the in-memory adapter.
+ *
+ * @example
+ * ```ts
+ * import { createConveyor, defineTask } from "@conveyor/core";
+ *
+ * const add = defineTask({ name: "math.add", run: ({ a, b }: { a: number; b: number }) => a + b });
+ * const conveyor = await createConveyor({ url: "memory://", tasks: [add], logger: false });
+ * const worker = conveyor.worker({ concurrency: 4 });
+ * const job = await conveyor.enqueue(add, { a: 1, b: 2 });
+ * console.log(await job.result({ timeoutMs: 5_000 })); // 3
+ * await worker.close();
+ * await conveyor.close();
+ * ```
+ */
+export async function createConveyor(config: ConveyorConfig = {}): Promise<Conveyor> {
+  const settings = { ...DEFAULTS, ...config };
+  const log = config.logger === false ? silentLogger : (config.logger ?? consoleLogger());
+  const roots = config.roots ?? [process.cwd()];
+  const backends = resolveBackends(config);
+
+  const owned: { close(): Promise<void> }[] = [];
+  const open = async <T extends { close(): Promise<void> }>(
+    kind: "queue" | "cache" | "rateLimiter",
+    value: string | T,
+  ) => {
+    if (typeof value !== "string") return value;
+    const created = (await createFromUrl(kind as "queue", value, roots)) as unknown as T;
+    owned.push(created);
+    return created;
+  };
+  let queue: QueueAdapter;
+  let cache: Cache;
+  let rateLimiter: RateLimiter;
+  try {
+    queue = await open("queue", backends.queue);
+    cache = await open("cache", backends.cache);
+    rateLimiter = await open("rateLimiter", backends.rateLimiter);
+  } catch (error) {
+    await Promise.allSettled(owned.map((b) => b.close()));
+    throw error;
+  }
+
+  const tasks = new Map<string, Task>();
+  const taskPlugin = new Map<string, string>();
+  const resources = new ResourcePool(log);
+  const workers = new Set<Worker>();
+  let closed = false;
+
+  const ensureOpen = () => {
+    if (closed) throw new ClosedError("this Conveyor platform");
+  };
+
+  const registerTask = (task: Task, plugin?: string) => {
+    const existing = tasks.get(task.name);
+    if (existing && existing !== task) {
+      throw new ConfigError(
+        `task "${task.name}" is registered twice with different definitions. Give one of them another name.`,
+      );
+    }
+    tasks.set(task.name, task);
+    if (plugin) taskPlugin.set(task.name, plugin);
+  };
+
+  const register = (...items: (Task | Plugin)[]) => {
+    for (const item of items) {
+      if (item.kind === "plugin") for (const task of item.tasks) registerTask(task, item.name);
+      else if (item.kind === "task") registerTask(item);
+      else throw new ConfigError("register() takes tasks from defineTask() and plugins from definePlugin().");
+    }
+  };
+  register(...(config.plugins ?? []), ...(config.tasks ?? []));
+
+  const resolveTask = (task: Task | string): Task => {
+    if (typeof task !== "string") {
+      if (!tasks.has(task.name)) registerTask(task);
+      return task;
+    }
+    const found = tasks.get(task);
+    if (!found) throw new UnknownTaskError(task, [...tasks.keys()].sort());
+    return found;
+  };
+
+  const handleOptions = { resultTtlMs: settings.resultTtlMs };
+  const queueOf = (task: Task) => task.queue ?? settings.defaultQueue;
+
+  const buildJob = (task: Task, input: unknown, options: EnqueueOptions, now: number): NewJob => {
+    const runAt =
+      options.runAt !== undefined
+        ? typeof options.runAt === "number"
+          ? options.runAt
+          : options.runAt.getTime()
+        : now + (options.delayMs ?? 0);
+    if (!Number.isFinite(runAt))
+      throw new ConfigError(`enqueue option runAt/delayMs is not a valid time for task "${task.name}".`);
+    if (runAt > now && !queue.capabilities.delayed)
+      throw new UnsupportedFeatureError(queue.name, "delayed jobs (delayMs/runAt)");
+    const priority = options.priority ?? task.priority ?? 0;
+    if (priority !== 0 && !queue.capabilities.priority)
+      throw new UnsupportedFeatureError(queue.name, "job priorities");
+    const retries = options.retries ?? task.retries ?? 0;
+    const backoff = options.backoff ?? task.backoff;
+    const timeoutMs = options.timeoutMs ?? task.timeoutMs;
+    return {
+      id: options.jobId ?? randomUUID(),
+      queue: options.queue ?? queueOf(task),
+      task: task.name,
+      input,
+      priority,
+      runAt,
+      maxAttempts: retries + 1,
+      backoff,
+      timeoutMs,
+      createdAt: now,
+      meta: options.meta,
+    };
+  };
+
+  const enqueued = <O>(record: JobRecord, created: boolean): EnqueuedJob<O> =>
+    createEnqueuedJob<O>(queue, record, created, handleOptions);
+
+  const enqueueMany = async (taskRef: Task | string, items: readonly BulkItem<unknown>[]) => {
+    ensureOpen();
+    const task = resolveTask(taskRef);
+    const issues: ValidationIssue[] = [];
+    const what = `input of task "${task.name}"`;
+    const inputs = !task.input
+      ? items.map((item) => item.input)
+      : await Promise.all(
+          items.map((item, index) =>
+            validate(task.input, item.input, what).catch((error: unknown) => {
+              if (!(error instanceof ValidationError)) throw error;
+              for (const issue of error.issues)
+                issues.push({ ...issue, path: `[${index}]${issue.path ? `.${issue.path}` : ""}` });
+              return undefined;
+            }),
+          ),
+        );
+    if (issues.length > 0)
+      throw new ValidationError(`input of task "${task.name}" (bulk of ${items.length})`, issues);
+    const now = Date.now();
+    const jobs = items.map((item, index) => buildJob(task, inputs[index], item.options ?? {}, now));
+    const results = await queue.add(jobs);
+    return results.map((r) => enqueued(r.job, r.created));
+  };
+
+  const conveyor: Conveyor = {
+    queue,
+    cache,
+    rateLimiter,
+    log,
+    backends: {
+      queue: describe(backends.queue),
+      cache: describe(backends.cache),
+      rateLimiter: describe(backends.rateLimiter),
+    },
+    register,
+    tasks: () =>
+      [...tasks.values()]
+        .map((task) => ({
+          name: task.name,
+          queue: queueOf(task),
+          ...(task.description ? { description: task.description } : {}),
+          ...(taskPlugin.has(task.name) ? { plugin: taskPlugin.get(task.name)! } : {}),
+          task,
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name)),
+
+    async enqueue(taskRef: Task | string, input: unknown, options: EnqueueOptions = {}) {
+      ensureOpen();
+      const task = resolveTask(taskRef);
+      const valid = await validate(task.input, input, `input of task "${task.name}"`);
+      const [result] = await queue.add([buildJob(task, valid, options, Date.now())]);
+      return enqueued(result!.job, result!.created);
+    },
+    enqueueMany: enqueueMany as Conveyor["enqueueMany"],
+
+    job: (id) => createJobHandle(queue, id, handleOptions),
+
+    worker(options = {}) {
+      ensureOpen();
+      const queues = options.queues ??
+        settings.worker?.queues ?? [...new Set([settings.defaultQueue, ...[...tasks.values()].map(queueOf)])];
+      const handler = createJobHandler({
+        tasks,
+        cache,
+        rateLimiter,
+        resources,
+        log,
+        resultTtlMs: settings.resultTtlMs,
+        failedTtlMs: settings.failedTtlMs,
+      });
+      const worker = startWorker(
+        queue,
+        handler,
+        { ...options, queues, concurrency: options.concurrency ?? settings.worker?.concurrency ?? 1 },
+        {
+          log,
+          onClosed: async (w) => {
+            workers.delete(w);
+            if (workers.size === 0) await resources.dispose();
+          },
+        },
+      );
+      workers.add(worker);
+      return worker;
+    },
+
+    queues: () => queue.queues(),
+    counts: (name) => queue.counts(name),
+    listJobs: (query) => queue.listJobs(query),
+    async retry(id) {
+      const record = await queue.retry(id);
+      if (record) return record;
+      const current = await queue.getJob(id);
+      if (!current) throw new JobNotFoundError(id);
+      throw new JobStateError(id, current.state, "retried", "failed or cancelled");
+    },
+    cancel: (id) => queue.cancel(id, { expiresAt: Date.now() + settings.resultTtlMs }),
+    remove: (id) => queue.remove(id),
+    purge: (name, options) => queue.purge(name, options),
+    async pause(name) {
+      if (!queue.capabilities.pause) throw new UnsupportedFeatureError(queue.name, "pausing queues");
+      await queue.pause(name);
+    },
+    async resume(name) {
+      if (!queue.capabilities.pause) throw new UnsupportedFeatureError(queue.name, "pausing queues");
+      await queue.resume(name);
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...workers].map((w) => w.close({ drain: true })));
+      await resources.dispose();
+      const results = await Promise.allSettled(owned.reverse().map((b) => b.close()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
+    },
+  };
+  return conveyor;
+}

@@ -1,0 +1,412 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Cache } from "./contracts/cache.js";
+import type { Progress } from "./contracts/job.js";
+import type { ActiveJob, Consumer, JobHandler, Outcome, QueueAdapter } from "./contracts/queue.js";
+import type { RateLimiter } from "./contracts/rate-limiter.js";
+import type { Logger, Resource, Task, TaskContext } from "./contracts/task.js";
+import {
+  ConfigError,
+  isConveyorError,
+  SoftTimeoutError,
+  serializeError,
+  TimeoutError,
+  UnknownTaskError,
+  ValidationError,
+} from "./errors.js";
+import { childLogger } from "./logger.js";
+import type { ResourcePool } from "./resources.js";
+import { validate } from "./schema.js";
+import { decideAfterError } from "./state-machine.js";
+
+/** Options of {@link Conveyor.worker}. */
+export interface WorkerOptions {
+  /** Queues to consume. @defaultValue the config's `worker.queues`, else every queue of the registered tasks */
+  queues?: string[];
+  /** Jobs run at once; never exceeded. @defaultValue the config's `worker.concurrency`, else 1 */
+  concurrency?: number;
+  /** Worker id shown in job records and inspect output. @defaultValue `<host>:<pid>:<random>` */
+  id?: string;
+  /**
+   * Close gracefully on SIGTERM/SIGINT: the first signal drains (running jobs finish), a second
+   * one closes at once (running jobs are released to another worker).
+   * @defaultValue false
+   */
+  handleSignals?: boolean;
+  /** Lease length for adapters with leases. @defaultValue the adapter's default */
+  leaseMs?: number;
+}
+
+/** Options of {@link Worker.close}. */
+export interface CloseOptions {
+  /**
+   * `true` waits for running jobs to finish; `false` aborts them (their signal's reason is a
+   * `WorkerClosingError`) and releases their jobs to run again elsewhere.
+   * @defaultValue true
+   */
+  drain?: boolean;
+}
+
+/** A running worker. */
+export interface Worker {
+  /** The worker id. */
+  readonly id: string;
+  /** Queues it consumes. */
+  readonly queues: readonly string[];
+  /** Maximum jobs at once. */
+  readonly concurrency: number;
+  /** Jobs running now. */
+  readonly active: number;
+  /** Resolves when the worker has closed (after `close()` or a handled signal). */
+  readonly closed: Promise<void>;
+  /** Stops taking jobs; see {@link CloseOptions}. Safe to call more than once. */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/** What the job handler needs from the platform. */
+export interface HandlerContext {
+  tasks: ReadonlyMap<string, Task>;
+  cache: Cache;
+  rateLimiter: RateLimiter;
+  resources: ResourcePool;
+  log: Logger;
+  resultTtlMs: number;
+  failedTtlMs: number | undefined;
+}
+
+const NOT_ABORTED = Symbol("not aborted");
+
+const isCode = (error: unknown, code: string) => isConveyorError(error) && error.code === code;
+
+/**
+ * The core's per-job function, shared by every adapter: finds the task, validates the input,
+ * applies the rate limit and the result cache, runs the task under its time limits and turns
+ * whatever happens into an {@link Outcome}. It never rejects.
+ *
+ * This is the hot path of every worker: it allocates little per job, creates no AbortSignal
+ * unless the task reads `ctx.signal` or has a soft limit, and awaits only what is asynchronous.
+ */
+export function createJobHandler(context: HandlerContext): JobHandler {
+  const { tasks, cache, rateLimiter, log } = context;
+  const known = () => [...tasks.keys()].sort();
+
+  return async (job: ActiveJob): Promise<Outcome> => {
+    const record = job.record;
+    let abortReason: unknown = NOT_ABORTED;
+    let onAborted: ((reason: unknown) => void) | undefined;
+    job.onAbort((reason) => {
+      abortReason = reason;
+      onAborted?.(reason);
+    });
+
+    const aborted = (): Outcome => {
+      if (isCode(abortReason, "WORKER_CLOSING") || isCode(abortReason, "LEASE_LOST")) {
+        // The adapter has already released the job (or lost it to another worker); it ignores this outcome.
+        return { type: "postpone", runAt: Date.now(), reason: "claim ended" };
+      }
+      return {
+        type: "cancelled",
+        error: serializeError(abortReason, record.attempt),
+        expiresAt: Date.now() + context.resultTtlMs,
+      };
+    };
+    const failure = (error: unknown): Outcome => {
+      const stored = serializeError(error, record.attempt);
+      if (isConveyorError(error) && !error.retryable) stored.retryable = false;
+      const now = Date.now();
+      return decideAfterError(
+        record,
+        stored,
+        now,
+        context.failedTtlMs !== undefined ? { failedExpiresAt: now + context.failedTtlMs } : {},
+      );
+    };
+
+    const task = tasks.get(record.task);
+    if (!task) return failure(new UnknownTaskError(record.task, known(), { retryable: false }));
+
+    try {
+      const input = task.input
+        ? await validate(task.input, record.input, `input of task "${task.name}" (job ${record.id})`)
+        : record.input;
+
+      if (task.rateLimit) {
+        const key = `task:${task.name}${task.rateLimit.key ? `:${task.rateLimit.key(input)}` : ""}`;
+        const answer = await rateLimiter.consume(key, task.rateLimit);
+        if (!answer.allowed) {
+          return {
+            type: "postpone",
+            runAt: Date.now() + Math.max(1, answer.resetMs),
+            reason: `rate limit ${key}`,
+          };
+        }
+      }
+
+      let cacheKey: string | undefined;
+      if (task.cache) {
+        cacheKey = task.cache.key(input);
+        const hit = await cache.get(cacheKey).catch((error) => {
+          log.warn("cache read failed; running the task", { task: task.name, error: String(error) });
+          return undefined;
+        });
+        if (abortReason !== NOT_ABORTED) return aborted();
+        if (hit !== undefined)
+          return { type: "completed", result: hit, expiresAt: Date.now() + context.resultTtlMs };
+      }
+      // Cancelled or released while validating, rate limiting or reading the cache: never start.
+      if (abortReason !== NOT_ABORTED) return aborted();
+
+      const timeoutMs = record.timeoutMs ?? task.timeoutMs;
+      // Aborted at the soft limit (SoftTimeoutError), else at the hard one (TimeoutError), so a
+      // cooperative task stops before its next attempt starts.
+      let limits: AbortController | undefined;
+      if (task.softTimeoutMs !== undefined || timeoutMs !== undefined) limits = new AbortController();
+      const ctx = new JobContext(job, task, context, limits?.signal);
+      let result = task.run(input, ctx);
+      if (isThenable(result)) {
+        result = await settleWithin(result, task, record, timeoutMs, limits, (reject) => {
+          onAborted = reject;
+          if (abortReason !== NOT_ABORTED) reject(abortReason);
+        });
+      }
+      if (abortReason !== NOT_ABORTED) return aborted();
+
+      let output = result;
+      if (task.output) {
+        try {
+          output = await validate(task.output, result, `output of task "${task.name}" (job ${record.id})`);
+        } catch (error) {
+          throw error instanceof ValidationError
+            ? new ValidationError(`output of task "${task.name}" (job ${record.id})`, error.issues, {
+                retryable: false,
+              })
+            : error;
+        }
+      }
+      if (cacheKey !== undefined && output !== undefined) {
+        await cache
+          .set(cacheKey, output, task.cache?.ttlMs !== undefined ? { ttlMs: task.cache.ttlMs } : {})
+          .catch((error) => {
+            log.warn("cache write failed; the result is still stored with the job", {
+              task: task.name,
+              error: String(error),
+            });
+          });
+      }
+      return { type: "completed", result: output, expiresAt: Date.now() + context.resultTtlMs };
+    } catch (error) {
+      if (abortReason !== NOT_ABORTED) return aborted();
+      return failure(error);
+    }
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === "function";
+}
+
+/**
+ * Waits for a task's promise under the job's limits. Rejects with a `TimeoutError` at the hard
+ * limit, or with the abort reason when the job is aborted; the task's own promise is then
+ * abandoned (in-process code cannot be killed).
+ */
+function settleWithin(
+  running: PromiseLike<unknown>,
+  task: Task,
+  record: ActiveJob["record"],
+  timeoutMs: number | undefined,
+  limits: AbortController | undefined,
+  watchAbort: (reject: (reason: unknown) => void) => void,
+): Promise<unknown> {
+  return new Promise<unknown>((resolve, reject) => {
+    let hardTimer: NodeJS.Timeout | undefined;
+    let softTimer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const done = (settle: (value: unknown) => void, value: unknown) => {
+      if (settled) return;
+      settled = true;
+      if (hardTimer) clearTimeout(hardTimer);
+      if (softTimer) clearTimeout(softTimer);
+      settle(value);
+    };
+    if (timeoutMs !== undefined) {
+      hardTimer = setTimeout(() => {
+        const error = new TimeoutError(
+          `attempt ${record.attempt} of job ${record.id} (task "${task.name}")`,
+          timeoutMs,
+          "Raise timeoutMs, make the task faster, or stop early on ctx.signal (softTimeoutMs).",
+        );
+        limits?.abort(error);
+        done(reject, error);
+      }, timeoutMs);
+    }
+    if (limits && task.softTimeoutMs !== undefined) {
+      const softMs = task.softTimeoutMs;
+      softTimer = setTimeout(() => limits.abort(new SoftTimeoutError(softMs)), softMs);
+    }
+    watchAbort((reason) => done(reject, reason));
+    running.then(
+      (value) => done(resolve, value),
+      (error) => done(reject, error),
+    );
+  });
+}
+
+/** The context of one job; a class so its members live on one prototype, not in per-job closures. */
+class JobContext implements TaskContext {
+  private logger: Logger | undefined;
+  private combined: AbortSignal | undefined;
+  private pending: Progress | undefined;
+  private writing: Promise<void> | undefined;
+
+  constructor(
+    private readonly job: ActiveJob,
+    private readonly task: Task,
+    private readonly context: HandlerContext,
+    private readonly limits: AbortSignal | undefined,
+  ) {}
+
+  get jobId(): string {
+    return this.job.record.id;
+  }
+  get queue(): string {
+    return this.job.record.queue;
+  }
+  get attempt(): number {
+    return this.job.record.attempt;
+  }
+  get maxAttempts(): number {
+    return this.job.record.maxAttempts;
+  }
+  get cache(): Cache {
+    return this.context.cache;
+  }
+  get signal(): AbortSignal {
+    this.combined ??= this.limits ? AbortSignal.any([this.job.signal, this.limits]) : this.job.signal;
+    return this.combined;
+  }
+  get log(): Logger {
+    this.logger ??= childLogger(this.context.log, { jobId: this.job.record.id, task: this.task.name });
+    return this.logger;
+  }
+
+  resource<T>(resource: Resource<T>): Promise<T> {
+    return this.context.resources.get(resource);
+  }
+
+  progress(progress: Progress | number, total?: number, message?: string): Promise<void> {
+    this.pending =
+      typeof progress === "number"
+        ? {
+            current: progress,
+            ...(total !== undefined ? { total } : {}),
+            ...(message !== undefined ? { message } : {}),
+          }
+        : progress;
+    this.writing ??= this.flush();
+    return this.writing;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending) {
+      const next = this.pending;
+      this.pending = undefined;
+      try {
+        await this.job.progress(next);
+      } catch (error) {
+        this.context.log.warn("progress could not be stored", {
+          jobId: this.job.record.id,
+          error: String(error),
+        });
+      }
+    }
+    this.writing = undefined;
+  }
+}
+
+/** Creates and starts a worker over `queue`. */
+export function startWorker(
+  queue: QueueAdapter,
+  handler: JobHandler,
+  options: Required<Pick<WorkerOptions, "queues" | "concurrency">> & WorkerOptions,
+  hooks: { log: Logger; onClosed(worker: Worker): Promise<void> },
+): Worker {
+  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
+    throw new ConfigError(
+      `worker concurrency must be a whole number of at least 1, got ${options.concurrency}.`,
+    );
+  }
+  if (options.queues.length === 0) {
+    throw new ConfigError(
+      "the worker has no queue to consume. Register tasks or pass queues: [...] to worker().",
+    );
+  }
+  const id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const consumer: Consumer = queue.consume(
+    {
+      queues: options.queues,
+      concurrency: options.concurrency,
+      workerId: id,
+      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    },
+    handler,
+  );
+  let closing: Promise<void> | undefined;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => {
+    resolveClosed = resolve;
+  });
+  // A worker is a long-running service: keep the process alive while it runs, even on a backend
+  // that holds no socket open (memory://), until close() ends it.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    const drain = signals === 1;
+    hooks.log.info(
+      drain
+        ? "signal received; draining running jobs (send again to stop at once)"
+        : "second signal; stopping at once",
+      {
+        signal,
+        worker: id,
+      },
+    );
+    void worker.close({ drain });
+  };
+  const worker: Worker = {
+    id,
+    queues: options.queues,
+    concurrency: options.concurrency,
+    get active() {
+      return consumer.active;
+    },
+    closed,
+    close(closeOptions = {}) {
+      const drain = closeOptions.drain ?? true;
+      if (closing && drain) return closing;
+      const run = (async () => {
+        await consumer.close({ drain });
+        clearInterval(keepAlive);
+        if (options.handleSignals) {
+          process.off("SIGTERM", onSignal);
+          process.off("SIGINT", onSignal);
+        }
+        await hooks.onClosed(worker);
+        resolveClosed();
+      })();
+      closing = closing ? Promise.all([closing, run]).then(() => undefined) : run;
+      return closing;
+    },
+  };
+  if (options.handleSignals) {
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  }
+  hooks.log.debug("worker started", {
+    worker: id,
+    queues: options.queues.join(","),
+    concurrency: options.concurrency,
+  });
+  return worker;
+}
