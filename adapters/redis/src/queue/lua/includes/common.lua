@@ -1,0 +1,104 @@
+--[[
+  Shared helpers, pasted into each script where it says `-- @include common` (see scripts.ts).
+  Every key of one Conveyor prefix shares the hash tag in `base` ("{<prefix>}:"), so the keys a
+  script builds from it live in the same Cluster slot as the KEYS it declares.
+
+  Keys under base:  j:<id> job hash · q:<queue>:<set> per-state sets · queues · paused · seq ·
+  events (stream) · expiring (zset expiresAt) · all (zset createdAt)
+  Per-queue sets:   w waiting (score -priority, member <runAt:15><seq:12><id>) · d delayed and
+  r retrying (score runAt) · a active (score lease deadline) · c completed, f failed,
+  x cancelled (score finishedAt) · all (score createdAt) · s wake-up list (at most one token)
+]]
+local SET = { waiting = 'w', delayed = 'd', retrying = 'r', active = 'a', completed = 'c', failed = 'f', cancelled = 'x' }
+
+local function qkey(base, queue, set)
+  return base .. 'q:' .. queue .. ':' .. set
+end
+
+local function jkey(base, id)
+  return base .. 'j:' .. id
+end
+
+-- One token at most: a consumer woken by it claims, and the claim re-signals while jobs remain.
+local function signal(base, queue)
+  local key = qkey(base, queue, 's')
+  if redis.call('LLEN', key) == 0 then
+    redis.call('RPUSH', key, '1')
+  end
+end
+
+-- Appends one lifecycle event; `extra` holds more field/value pairs (result, error, progress…).
+local function emit(base, maxlen, kind, id, queue, now, attempt, extra)
+  local args = { 'XADD', base .. 'events', 'MAXLEN', '~', maxlen, '*', 't', kind, 'j', id, 'q', queue, 'at', now }
+  if attempt ~= nil then
+    args[#args + 1] = 'a'
+    args[#args + 1] = attempt
+  end
+  if extra ~= nil then
+    for i = 1, #extra do
+      args[#args + 1] = extra[i]
+    end
+  end
+  redis.call(unpack(args))
+end
+
+-- Puts a job in its queue's waiting set, ordered by priority, then runAt, then arrival.
+local function toWaiting(base, id, key, queue, runAt, priority)
+  local seq = redis.call('INCR', base .. 'seq')
+  local member = string.format('%015d%012d', math.floor(tonumber(runAt)), seq) .. id
+  redis.call('ZADD', qkey(base, queue, 'w'), -tonumber(priority), member)
+  redis.call('HSET', key, 'state', 'waiting', 'wm', member)
+  signal(base, queue)
+end
+
+-- Removes a job from the set of its current state.
+local function detach(base, id, key, queue, state)
+  if state == 'waiting' then
+    local member = redis.call('HGET', key, 'wm')
+    if member then
+      redis.call('ZREM', qkey(base, queue, 'w'), member)
+    end
+    redis.call('HDEL', key, 'wm')
+  elseif SET[state] then
+    redis.call('ZREM', qkey(base, queue, SET[state]), id)
+  end
+end
+
+local function deleteJob(base, id, key, queue, state)
+  detach(base, id, key, queue, state)
+  redis.call('ZREM', qkey(base, queue, 'all'), id)
+  redis.call('ZREM', base .. 'all', id)
+  redis.call('ZREM', base .. 'expiring', id)
+  redis.call('DEL', key)
+end
+
+-- Forgets finished jobs whose expiresAt has passed (at most `limit`).
+local function sweep(base, now, limit)
+  local ids = redis.call('ZRANGEBYSCORE', base .. 'expiring', '-inf', now, 'LIMIT', 0, limit)
+  for i = 1, #ids do
+    local key = jkey(base, ids[i])
+    local fields = redis.call('HMGET', key, 'queue', 'state')
+    if fields[1] then
+      deleteJob(base, ids[i], key, fields[1], fields[2])
+    else
+      redis.call('ZREM', base .. 'expiring', ids[i])
+    end
+  end
+end
+
+-- Ends a job that was not running: cancelled, kept until expiresAt ('' = until removed).
+local function toCancelled(base, id, key, queue, now, expiresAt, maxlen, attempt, errorJson)
+  redis.call('HSET', key, 'state', 'cancelled', 'finishedAt', now)
+  redis.call('HDEL', key, 'workerId', 'cx')
+  redis.call('ZADD', qkey(base, queue, 'x'), now, id)
+  if expiresAt ~= nil and expiresAt ~= '' then
+    redis.call('HSET', key, 'expiresAt', expiresAt)
+    redis.call('ZADD', base .. 'expiring', expiresAt, id)
+  end
+  local extra = nil
+  if errorJson ~= nil and errorJson ~= '' then
+    redis.call('HSET', key, 'error', errorJson)
+    extra = { 'e', errorJson }
+  end
+  emit(base, maxlen, 'cancelled', id, queue, now, attempt, extra)
+end

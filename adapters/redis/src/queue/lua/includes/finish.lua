@@ -1,0 +1,50 @@
+--[[
+  finish(base, now, maxlen, workerId, id, attempt, type, payload, time): persists how one
+  attempt ended, mirroring applyOutcome of @conveyor/core. Only the claim that holds the job
+  (same worker, same attempt, still active) may end it; returns 1 when persisted, 0 otherwise.
+]]
+local function finish(base, now, maxlen, workerId, id, attempt, kind, payload, time)
+  local key = jkey(base, id)
+  local job = redis.call('HMGET', key, 'state', 'workerId', 'attempt', 'queue', 'priority')
+  if job[1] ~= 'active' or job[2] ~= workerId or job[3] ~= attempt then
+    return 0
+  end
+  local queue = job[4]
+  redis.call('ZREM', qkey(base, queue, 'a'), id)
+  redis.call('HDEL', key, 'workerId', 'cx')
+  if kind == 'completed' or kind == 'failed' then
+    local field = kind == 'completed' and 'result' or 'error'
+    local set = kind == 'completed' and 'c' or 'f'
+    redis.call('HSET', key, 'state', kind, 'finishedAt', now)
+    local extra = nil
+    if payload ~= '' then
+      redis.call('HSET', key, field, payload)
+      extra = { kind == 'completed' and 'r' or 'e', payload }
+    end
+    redis.call('ZADD', qkey(base, queue, set), now, id)
+    if time ~= '' then
+      redis.call('HSET', key, 'expiresAt', time)
+      redis.call('ZADD', base .. 'expiring', time, id)
+    end
+    emit(base, maxlen, kind, id, queue, now, attempt, extra)
+  elseif kind == 'retry' then
+    redis.call('HSET', key, 'state', 'retrying', 'error', payload, 'runAt', time)
+    redis.call('ZADD', qkey(base, queue, 'r'), time, id)
+    emit(base, maxlen, 'retrying', id, queue, now, attempt, { 'e', payload, 'ra', time })
+    signal(base, queue)
+  elseif kind == 'postpone' then
+    -- The attempt did not really run: it is not counted.
+    local left = redis.call('HINCRBY', key, 'attempt', -1)
+    if left < 0 then
+      left = 0
+      redis.call('HSET', key, 'attempt', 0)
+    end
+    redis.call('HSET', key, 'state', 'delayed', 'runAt', time)
+    redis.call('ZADD', qkey(base, queue, 'd'), time, id)
+    emit(base, maxlen, 'delayed', id, queue, now, left, { 'ra', time })
+    signal(base, queue)
+  else
+    toCancelled(base, id, key, queue, now, time, maxlen, attempt, payload)
+  end
+  return 1
+end
