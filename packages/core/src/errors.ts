@@ -137,6 +137,37 @@ export class BackendUnavailableError extends ConveyorError {
   }
 }
 
+/**
+ * A path given to a plugin is not allowed: outside the configured roots (after `..` and symlinks
+ * are resolved), missing, not a regular file, over the size limit, a symbolic link where a plain
+ * file is written, or the same file as the other side. `details.reason` says which. Never
+ * retryable: the same path fails the same way.
+ *
+ * @example
+ * ```ts
+ * import { PathNotAllowedError } from "@conveyor/core";
+ *
+ * const error = new PathNotAllowedError("/etc/passwd", "it is outside the roots /srv/data", { reason: "outside-roots" });
+ * console.log(error.code, error.details.reason); // "PATH_NOT_ALLOWED" "outside-roots"
+ * ```
+ */
+export class PathNotAllowedError extends ConveyorError {
+  override name = "PathNotAllowedError" as const;
+  constructor(
+    path: string,
+    why: string,
+    details: Record<string, unknown> = {},
+    options: ConveyorErrorOptions = {},
+  ) {
+    super("PATH_NOT_ALLOWED", `the path "${path}" is not allowed: ${why}.`, {
+      scope: "paths",
+      ...options,
+      retryable: false,
+      details: { ...options.details, ...details, path },
+    });
+  }
+}
+
 /** The package behind a URL scheme is not installed where the app can import it. */
 export class AdapterNotInstalledError extends ConveyorError {
   override name = "AdapterNotInstalledError" as const;

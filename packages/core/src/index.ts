@@ -67,6 +67,7 @@ export {
   JobNotFoundError,
   JobStateError,
   LeaseLostError,
+  PathNotAllowedError,
   SoftTimeoutError,
   serializeError,
   TimeoutError,
@@ -82,6 +83,8 @@ export type { InsuranceOptions } from "./insurance.js";
 export { isOutageError, withInsurance } from "./insurance.js";
 export type { LogLevel } from "./logger.js";
 export { childLogger, consoleLogger, silentLogger } from "./logger.js";
+export type { PathRootsOptions, ResolveInputOptions } from "./paths.js";
+export { resolveInputPath, resolveOutputPath } from "./paths.js";
 export type { AdapterContext, AdapterModule, AdapterRegistration } from "./registry.js";
 export { createFromUrl, loadAdapterModule, registerAdapter, registeredSchemes } from "./registry.js";
 export { ResourcePool } from "./resources.js";

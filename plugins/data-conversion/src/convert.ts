@@ -1,10 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { defineTask, isConveyorError, type Resource, type Task } from "@conveyor/core";
+import {
+  defineTask,
+  isConveyorError,
+  PathNotAllowedError,
+  type Resource,
+  resolveInputPath,
+  resolveOutputPath,
+  type Task,
+} from "@conveyor/core";
 import type { DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { z } from "zod";
-import { ConversionError, PathNotAllowedError } from "./errors.js";
+import { ConversionError } from "./errors.js";
 import {
   FORMATS,
   type Format,
@@ -16,7 +24,6 @@ import {
   sqlString,
   writerSql,
 } from "./formats.js";
-import { resolveInput, resolveOutput } from "./paths.js";
 
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])?$/;
 
@@ -257,12 +264,16 @@ export function convertTask(options: ConvertTaskOptions): Task<ConvertInputType,
       const roots = options.roots?.length ? options.roots : [process.cwd()];
       const from = resolveFormat(input.input, input.from);
       const to = resolveFormat(input.output, input.to);
-      const source = await resolveInput(input.input, roots, options.maxInputBytes);
-      const target = await resolveOutput(input.output, roots);
+      const fence = { roots, scope: "data-conversion", hint: "dataConversion({ roots: [...] })" };
+      const source = await resolveInputPath(input.input, { ...fence, maxBytes: options.maxInputBytes });
+      const target = await resolveOutputPath(input.output, fence);
       if (source.path === target) {
-        throw new PathNotAllowedError(input.output, "it is the input file. Write to another file", {
-          reason: "same-file",
-        });
+        throw new PathNotAllowedError(
+          input.output,
+          "it is the input file. Write to another file",
+          { reason: "same-file" },
+          { scope: "data-conversion" },
+        );
       }
       const opts = input.options ?? {};
       const formatOptions = {

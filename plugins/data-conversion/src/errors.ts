@@ -1,36 +1,6 @@
 import { ConveyorError, type ConveyorErrorOptions } from "@conveyor/core";
 
 /**
- * A path given to the plugin is not allowed: outside the configured roots (after `..` and
- * symlinks are resolved), missing, over the size limit, or the same file as the other side.
- * Never retryable: the same input fails the same way.
- *
- * @example
- * ```ts
- * import { PathNotAllowedError } from "@conveyor/plugin-data-conversion";
- *
- * const error = new PathNotAllowedError("/etc/passwd", "it is outside the roots /srv/data", { reason: "outside-roots" });
- * console.log(error.code, error.details.reason); // "PATH_NOT_ALLOWED" "outside-roots"
- * ```
- */
-export class PathNotAllowedError extends ConveyorError {
-  override name = "PathNotAllowedError" as const;
-  constructor(
-    path: string,
-    why: string,
-    details: Record<string, unknown> = {},
-    options: ConveyorErrorOptions = {},
-  ) {
-    super("PATH_NOT_ALLOWED", `the path "${path}" is not allowed: ${why}.`, {
-      scope: "data-conversion",
-      ...options,
-      retryable: false,
-      details: { ...options.details, ...details, path },
-    });
-  }
-}
-
-/**
  * A file format the plugin cannot read or write, or cannot infer from a file extension.
  *
  * @example
