@@ -281,6 +281,9 @@ class JobContext implements TaskContext {
   get cache(): Cache {
     return this.context.cache;
   }
+  get rateLimiter(): RateLimiter {
+    return this.context.rateLimiter;
+  }
   get signal(): AbortSignal {
     this.combined ??= this.limits ? AbortSignal.any([this.job.signal, this.limits]) : this.job.signal;
     return this.combined;

@@ -1,7 +1,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { Cache } from "./cache.js";
 import type { BackoffOptions, Progress } from "./job.js";
-import type { RateLimit } from "./rate-limiter.js";
+import type { RateLimit, RateLimiter } from "./rate-limiter.js";
 
 /** Logger handed to tasks and used by the runtime. Matches `console` and pino-style loggers. */
 export interface Logger {
@@ -56,6 +56,11 @@ export interface TaskContext {
   resource<T>(resource: Resource<T>): Promise<T>;
   /** The platform cache. */
   readonly cache: Cache;
+  /**
+   * The platform rate limiter, shared by every process on the same backend; a task that calls a
+   * metered service consumes points here to stay under the provider's quota.
+   */
+  readonly rateLimiter: RateLimiter;
   /** A logger whose lines carry the job id and task name. */
   readonly log: Logger;
 }
