@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { Cache } from "./contracts/cache.js";
 import type { QueueAdapter } from "./contracts/queue.js";
 import type { RateLimiter } from "./contracts/rate-limiter.js";
+import type { ScheduleDefinition } from "./contracts/schedule.js";
 import type { Logger, Plugin, Task } from "./contracts/task.js";
 import { ConfigError } from "./errors.js";
 
@@ -41,6 +42,8 @@ export interface ConveyorConfig {
   failedTtlMs?: number;
   /** Defaults for workers started from the config. */
   worker?: WorkerConfig;
+  /** Periodic tasks, upserted into the backend by the scheduler (`conveyor scheduler`, `createScheduler`). */
+  schedules?: readonly ScheduleDefinition[];
   /** Where lines go; `false` silences the runtime. @defaultValue a console logger at level info */
   logger?: Logger | false;
   /** Folders to resolve adapter packages from. @defaultValue [process.cwd()] */

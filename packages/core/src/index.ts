@@ -31,6 +31,18 @@ export type {
   QueueInfo,
 } from "./contracts/queue.js";
 export type {
+  LeaderInfo,
+  LeaderLease,
+  MissedTickPolicy,
+  ScheduleAdvance,
+  ScheduleDefinition,
+  ScheduleJobOptions,
+  ScheduleRecord,
+  ScheduleStore,
+  ScheduleUpsert,
+  ScheduleUpsertResult,
+} from "./contracts/schedule.js";
+export type {
   RateLimit,
   RateLimiter,
   RateLimiterFactory,
@@ -88,6 +100,9 @@ export { resolveInputPath, resolveOutputPath } from "./paths.js";
 export type { AdapterContext, AdapterModule, AdapterRegistration } from "./registry.js";
 export { createFromUrl, loadAdapterModule, registerAdapter, registeredSchemes } from "./registry.js";
 export { ResourcePool } from "./resources.js";
+export { createLocalScheduleStore } from "./schedule-store.js";
+export type { Scheduler, SchedulerOptions } from "./scheduler.js";
+export { createScheduler, nextTick, normalizeSchedule, SCHEDULE_META } from "./scheduler.js";
 export { validate } from "./schema.js";
 export {
   applyOutcome,

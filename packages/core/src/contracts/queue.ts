@@ -1,4 +1,5 @@
 import type { AddResult, JobEvent, JobRecord, JobState, NewJob, Progress, SerializedError } from "./job.js";
+import type { ScheduleStore } from "./schedule.js";
 
 /**
  * What a queue adapter can do. Capabilities are data: the core checks them before it calls
@@ -154,6 +155,11 @@ export interface QueueAdapter {
   readonly name: string;
   /** What this adapter supports. */
   readonly capabilities: QueueCapabilities;
+  /**
+   * Where the backend keeps schedules, shared by every process that opens it. Absent when the
+   * backend cannot hold them: the scheduler then keeps them in its own memory.
+   */
+  readonly schedules?: ScheduleStore;
   /** Adds jobs in one call; an existing id returns the existing job with `created: false`. */
   add(jobs: readonly NewJob[]): Promise<AddResult[]>;
   /** Starts handing jobs of `options.queues` to `handler`, at most `concurrency` at once. */
