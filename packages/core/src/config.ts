@@ -7,6 +7,7 @@ import type { RateLimiter } from "./contracts/rate-limiter.js";
 import type { ScheduleDefinition } from "./contracts/schedule.js";
 import type { Logger, Plugin, Task } from "./contracts/task.js";
 import { ConfigError } from "./errors.js";
+import type { TieredCacheOptions } from "./tiered-cache.js";
 
 /** Options of workers started from the config (CLI `conveyor worker`). */
 export interface WorkerConfig {
@@ -26,8 +27,14 @@ export interface ConveyorConfig {
   url?: string;
   /** Queue backend: a URL or an adapter instance. @defaultValue {@link ConveyorConfig.url} */
   queue?: string | QueueAdapter;
-  /** Cache backend: a URL or an instance. @defaultValue {@link ConveyorConfig.url} */
+  /**
+   * Cache backend: a URL or an instance. A comma list of URLs, fastest first
+   * (`"memory://?max=10000,redis://localhost:6379,disk://./.conveyor"`), builds a tiered cache
+   * (see `createTieredCache`). @defaultValue {@link ConveyorConfig.url}
+   */
   cache?: string | Cache;
+  /** How a tiered cache built from a comma list of cache URLs behaves. @defaultValue the defaults of `createTieredCache` */
+  tieredCache?: Omit<TieredCacheOptions, "log">;
   /** Rate-limiter backend: a URL or an instance. @defaultValue {@link ConveyorConfig.url} */
   rateLimiter?: string | RateLimiter;
   /** Tasks registered on the platform. */

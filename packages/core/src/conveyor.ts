@@ -27,6 +27,7 @@ import { consoleLogger, silentLogger } from "./logger.js";
 import { createFromUrl } from "./registry.js";
 import { ResourcePool } from "./resources.js";
 import { validate } from "./schema.js";
+import { createTieredCache, splitCacheUrls } from "./tiered-cache.js";
 import { maskUrl } from "./url.js";
 import { createJobHandler, startWorker, type Worker, type WorkerOptions } from "./worker.js";
 
@@ -166,6 +167,21 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
     value: string | T,
   ) => {
     if (typeof value !== "string") return value;
+    if (kind === "cache") {
+      const urls = splitCacheUrls(value);
+      if (urls.length > 1) {
+        const tiers: Cache[] = [];
+        try {
+          for (const url of urls) tiers.push(await createFromUrl("cache", url, roots));
+        } catch (error) {
+          await Promise.allSettled(tiers.map((tier) => tier.close()));
+          throw error;
+        }
+        const tiered = createTieredCache(tiers, { ...config.tieredCache, log }) as unknown as T;
+        owned.push(tiered);
+        return tiered;
+      }
+    }
     const created = (await createFromUrl(kind as "queue", value, roots)) as unknown as T;
     owned.push(created);
     return created;

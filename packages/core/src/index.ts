@@ -124,6 +124,8 @@ export {
   retryRecord,
   TRANSITIONS,
 } from "./state-machine.js";
+export type { TieredCache, TieredCacheOptions, TieredCacheStats, TierStats } from "./tiered-cache.js";
+export { createTieredCache, splitCacheUrls } from "./tiered-cache.js";
 export { maskUrl, maskUrlsIn, parseUrl, urlScheme } from "./url.js";
 export type { CloseOptions, HandlerContext, Worker, WorkerOptions } from "./worker.js";
 export { createJobHandler } from "./worker.js";
