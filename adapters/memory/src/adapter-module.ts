@@ -1,7 +1,7 @@
 import { type AdapterContext, type AdapterModule, ConfigError, maskUrl } from "@conveyor/core";
 import { createMemoryCache, type MemoryCacheOptions } from "./cache.js";
 import { createMemoryQueue } from "./queue.js";
-import { createMemoryRateLimiter } from "./rate-limiter.js";
+import { createMemoryRateLimiter, type MemoryRateLimiterOptions } from "./rate-limiter.js";
 
 /**
  * The store name and query options of a `memory://` URL. `memory://name` names a store shared in
@@ -62,7 +62,8 @@ function positiveNumber(
  *
  * - queue: `memory://` (private) or `memory://name` (shared by name in this process);
  * - cache: the same, plus `?max=<entries>&ttlMs=<ms>&namespace=<ns>`;
- * - rate limiter: `memory://` or `memory://name`.
+ * - rate limiter: `memory://` or `memory://name`, plus `?persist=<file>&persistIntervalMs=<ms>` to
+ *   keep its windows across restarts.
  *
  * @example
  * ```ts
@@ -91,7 +92,21 @@ export const conveyorAdapter: AdapterModule = {
     return createMemoryCache(options);
   },
   createRateLimiter(context) {
-    const { store } = readUrl(context, "rate limiter", []);
-    return createMemoryRateLimiter(store === undefined ? {} : { store });
+    const { store, params } = readUrl(context, "rate limiter", ["persist", "persistIntervalMs"]);
+    const options: MemoryRateLimiterOptions = {};
+    if (store !== undefined) options.store = store;
+    const persist = params.get("persist");
+    if (persist !== null) {
+      if (persist.trim() === "") {
+        throw new ConfigError(
+          `the option persist in "${maskUrl(context.url)}" must name a file, e.g. persist=./.conveyor/limits.json.`,
+          { scope: "memory" },
+        );
+      }
+      options.persistPath = persist;
+    }
+    const persistIntervalMs = positiveNumber(params, "persistIntervalMs", context.url, false);
+    if (persistIntervalMs !== undefined) options.persistIntervalMs = persistIntervalMs;
+    return createMemoryRateLimiter(options);
   },
 };

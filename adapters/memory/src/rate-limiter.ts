@@ -1,5 +1,8 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import {
   ClosedError,
+  ConfigError,
   type RateLimit,
   type RateLimiter,
   type RateLimiterFactory,
@@ -25,9 +28,72 @@ export interface MemoryRateLimiterOptions {
    * @defaultValue a fresh private store
    */
   store?: string;
+  /**
+   * A file the limiter's windows are saved to when it closes and read back when it starts, so
+   * limits survive a restart of the process (`memory://?persist=./.conveyor/limits.json`). A
+   * relative path resolves from the working folder. Several processes must not share one file:
+   * the last to close wins.
+   * @defaultValue none: limits start afresh with each process
+   */
+  persistPath?: string;
+  /**
+   * With {@link MemoryRateLimiterOptions.persistPath}, also save this often, so a crash (no
+   * close) loses at most this much of the count.
+   * @defaultValue none: saved on close only
+   */
+  persistIntervalMs?: number;
 }
 
-const DEFAULTS = { store: undefined } satisfies MemoryRateLimiterOptions;
+const DEFAULTS = {
+  store: undefined,
+  persistPath: undefined,
+  persistIntervalMs: undefined,
+} satisfies MemoryRateLimiterOptions;
+
+/** The saved form of a limiter's windows: `key → [endsAt, consumed, blockedUntil]` (epoch ms). */
+interface SavedWindows {
+  version: 1;
+  savedAt: number;
+  windows: Record<string, [number, number, number]>;
+}
+
+const isWindowTuple = (value: unknown): value is [number, number, number] =>
+  Array.isArray(value) &&
+  value.length === 3 &&
+  value.every((n) => typeof n === "number" && Number.isFinite(n));
+
+/** Reads saved windows; a missing file is an empty state, an unreadable one a `ConfigError`. */
+function readSaved(file: string): SavedWindows["windows"] {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return {};
+    throw new ConfigError(
+      `the rate-limit state file ${file} could not be read: ${(error as Error).message}. Check its permissions.`,
+      { scope: "memory", cause: error },
+    );
+  }
+  let saved: unknown;
+  try {
+    saved = JSON.parse(text);
+  } catch (cause) {
+    saved = cause;
+  }
+  const windows = (saved as Partial<SavedWindows> | undefined)?.windows;
+  if (
+    (saved as Partial<SavedWindows> | undefined)?.version !== 1 ||
+    typeof windows !== "object" ||
+    windows === null ||
+    !Object.values(windows).every(isWindowTuple)
+  ) {
+    throw new ConfigError(
+      `the rate-limit state file ${file} is not a state saved by Conveyor. Move it away or delete it (limits then start afresh), or point persistPath elsewhere.`,
+      { scope: "memory" },
+    );
+  }
+  return windows;
+}
 
 /** One key's window. */
 interface Window {
@@ -68,6 +134,26 @@ class LimiterStore implements SharedStore {
   dispose(): void {
     this.windows.clear();
   }
+
+  /** Loads saved windows that are still running. */
+  restore(saved: SavedWindows["windows"], now: number): void {
+    for (const [key, [endsAt, consumed, blockedUntil]] of Object.entries(saved)) {
+      if (now < endsAt || now < blockedUntil) this.windows.set(key, { endsAt, consumed, blockedUntil });
+    }
+  }
+
+  /** Writes the running windows to `file` atomically (a temporary file renamed over it). */
+  save(file: string, now: number): void {
+    const windows: SavedWindows["windows"] = {};
+    for (const [key, w] of this.windows) {
+      if (now < w.endsAt || now < w.blockedUntil) windows[key] = [w.endsAt, w.consumed, w.blockedUntil];
+    }
+    const saved: SavedWindows = { version: 1, savedAt: now, windows };
+    mkdirSync(dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    writeFileSync(temporary, JSON.stringify(saved));
+    renameSync(temporary, file);
+  }
 }
 
 function checkLimit(limit: RateLimit, cost: number): void {
@@ -97,6 +183,9 @@ function refusedWhileBlocked(window: Window, now: number): RateLimitResult {
  * `blockDurationMs`, a key that asks past its points is refused for that long instead of until
  * the window ends. Atomic by construction: JavaScript runs each call to completion.
  *
+ * With `persistPath` the windows are saved to that file on close (and every `persistIntervalMs`)
+ * and read back on start, so a restarted process keeps counting where it stopped.
+ *
  * @example
  * ```ts
  * import { createMemoryRateLimiter } from "@conveyor/memory";
@@ -111,7 +200,42 @@ function refusedWhileBlocked(window: Window, now: number): RateLimitResult {
 export const createMemoryRateLimiter = ((options: MemoryRateLimiterOptions = {}): RateLimiter => {
   const settings = { ...DEFAULTS, ...options };
   const storeName = settings.store;
-  const store = joinStore("rateLimiter", storeName, () => new LimiterStore());
+  const { persistIntervalMs } = settings;
+  if (
+    settings.persistPath !== undefined &&
+    (typeof settings.persistPath !== "string" || !settings.persistPath)
+  ) {
+    throw new ConfigError("the memory rate limiter option persistPath must be a file path.", {
+      scope: "memory",
+    });
+  }
+  if (persistIntervalMs !== undefined && !(Number.isFinite(persistIntervalMs) && persistIntervalMs > 0)) {
+    throw new ConfigError(
+      `the memory rate limiter option persistIntervalMs must be a positive number of milliseconds, not ${persistIntervalMs}.`,
+      { scope: "memory" },
+    );
+  }
+  const persistPath = settings.persistPath === undefined ? undefined : resolve(settings.persistPath);
+  // Read before joining, so a bad file fails the call without holding a store.
+  const saved = persistPath === undefined ? undefined : readSaved(persistPath);
+  let fresh = false;
+  const store = joinStore("rateLimiter", storeName, () => {
+    fresh = true;
+    return new LimiterStore();
+  });
+  // A store already open in this process holds newer counts than the file.
+  if (saved !== undefined && fresh) store.restore(saved, Date.now());
+  const timer =
+    persistPath !== undefined && persistIntervalMs !== undefined
+      ? setInterval(() => {
+          try {
+            store.save(persistPath, Date.now());
+          } catch {
+            // The next save or close tries again, and close reports a failure.
+          }
+        }, persistIntervalMs)
+      : undefined;
+  timer?.unref();
   let closed = false;
 
   const ensureOpen = (): void => {
@@ -171,7 +295,12 @@ export const createMemoryRateLimiter = ((options: MemoryRateLimiterOptions = {})
     async close() {
       if (closed) return;
       closed = true;
-      leaveStore("rateLimiter", storeName, store);
+      clearInterval(timer);
+      try {
+        if (persistPath !== undefined) store.save(persistPath, Date.now());
+      } finally {
+        leaveStore("rateLimiter", storeName, store);
+      }
     },
   };
 }) satisfies RateLimiterFactory<MemoryRateLimiterOptions>;
