@@ -16,6 +16,7 @@ import { copyOrReject } from "./copy.js";
 import { QueueStore, type Subscription } from "./queue-store.js";
 import { copyRecord, snapshotRecord } from "./record.js";
 import { joinStore, leaveStore } from "./registry.js";
+import { joinScheduleStore } from "./schedules.js";
 
 /**
  * What the memory queue can do: everything but surviving a restart and reaching other
@@ -121,6 +122,7 @@ export const createMemoryQueue = ((options: MemoryQueueOptions = {}): QueueAdapt
   }
   const storeName = settings.store;
   const store = joinStore("queue", storeName, () => new QueueStore());
+  const schedules = joinScheduleStore(storeName);
   const consumers = new Set<MemoryConsumer>();
   const subscriptions = new Set<Subscription>();
   let closed = false;
@@ -132,6 +134,7 @@ export const createMemoryQueue = ((options: MemoryQueueOptions = {}): QueueAdapt
   return {
     name: "memory",
     capabilities: MEMORY_QUEUE_CAPABILITIES,
+    schedules: schedules.store,
 
     async add(jobs) {
       ensureOpen();
@@ -257,6 +260,7 @@ export const createMemoryQueue = ((options: MemoryQueueOptions = {}): QueueAdapt
       for (const subscription of subscriptions) store.unsubscribe(subscription);
       subscriptions.clear();
       leaveStore("queue", storeName, store);
+      schedules.leave();
     },
   };
 }) satisfies QueueFactory<MemoryQueueOptions>;

@@ -3,7 +3,7 @@
 // the ESM build, and both copies must find the same `memory://name` store.
 const REGISTRY_KEY = Symbol.for("conveyor.memory.stores.v1");
 
-type Kind = "queue" | "cache" | "rateLimiter";
+type Kind = "queue" | "cache" | "rateLimiter" | "schedules";
 
 /** A store that can be shared by name: counts its users and is disposed when the last one leaves. */
 export interface SharedStore {
@@ -17,9 +17,11 @@ function registry(): Registry {
   const holder = globalThis as unknown as Record<symbol, Registry | undefined>;
   let found = holder[REGISTRY_KEY];
   if (found === undefined) {
-    found = { queue: new Map(), cache: new Map(), rateLimiter: new Map() };
+    found = { queue: new Map(), cache: new Map(), rateLimiter: new Map(), schedules: new Map() };
     holder[REGISTRY_KEY] = found;
   }
+  // A registry made by an older copy of this package in the same process lacks newer kinds.
+  found.schedules ??= new Map();
   return found;
 }
 
