@@ -24,6 +24,7 @@ import {
 } from "./location.js";
 import { notify, notifyCancel } from "./notifier.js";
 import { type PreparedJob, QueueStore } from "./queue-store.js";
+import { createDiskScheduleStore } from "./schedules.js";
 import { QUEUE_MIGRATIONS } from "./schema.js";
 
 /**
@@ -295,6 +296,7 @@ export const createDiskQueue = ((options: DiskQueueOptions): QueueAdapter => {
   return {
     name: "disk",
     capabilities: DISK_QUEUE_CAPABILITIES,
+    schedules: createDiskScheduleStore(file, () => open().db),
 
     async add(jobs) {
       open();

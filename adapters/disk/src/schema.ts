@@ -58,6 +58,32 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    // Schedules and the one scheduler lease of the folder. The lease row always exists, so taking
+    // it is an UPDATE guarded by its expiry, and `token` only ever grows (the fencing token).
+    version: 2,
+    sql: `
+      CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        next_run_at INTEGER NOT NULL,
+        last_run_at INTEGER,
+        last_job_id TEXT,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX schedules_due ON schedules (next_run_at);
+      CREATE TABLE schedule_leader (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        owner TEXT,
+        token INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      INSERT INTO schedule_leader (id, owner, token, expires_at) VALUES (1, NULL, 0, 0);
+    `,
+  },
 ];
 
 /**

@@ -21,7 +21,7 @@ describe("schema", () => {
     try {
       expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
       expect(db.pragma("user_version", { simple: true })).toBe(QUEUE_MIGRATIONS.at(-1)?.version);
-      expect(names(db, "table")).toEqual(["events", "jobs", "queues"]);
+      expect(names(db, "table")).toEqual(["events", "jobs", "queues", "schedule_leader", "schedules"]);
       expect(names(db, "index")).toEqual([
         "jobs_active",
         "jobs_expiry",
@@ -29,6 +29,7 @@ describe("schema", () => {
         "jobs_listing",
         "jobs_ready",
         "jobs_timed",
+        "schedules_due",
       ]);
     } finally {
       db.close();
@@ -90,9 +91,10 @@ describe("migrations", () => {
     const options = { file: path, durability: "normal" as const, busyTimeoutMs: 1_000, what: "queue" };
     const first = openDatabase({ ...options, migrations: QUEUE_MIGRATIONS });
     const second = openDatabase({ ...options, migrations: QUEUE_MIGRATIONS });
-    expect(migrate(first, QUEUE_MIGRATIONS, "queue", path)).toBe(1);
-    expect(migrate(second, QUEUE_MIGRATIONS, "queue", path)).toBe(1);
-    expect(names(second, "table")).toEqual(["events", "jobs", "queues"]);
+    const latest = QUEUE_MIGRATIONS.at(-1)?.version;
+    expect(migrate(first, QUEUE_MIGRATIONS, "queue", path)).toBe(latest);
+    expect(migrate(second, QUEUE_MIGRATIONS, "queue", path)).toBe(latest);
+    expect(names(second, "table")).toEqual(["events", "jobs", "queues", "schedule_leader", "schedules"]);
     first.close();
     second.close();
     const cache = openDatabase({ ...options, file: `${path}.cache`, migrations: CACHE_MIGRATIONS });
@@ -116,6 +118,23 @@ describe("migrations", () => {
       { a: 2, b: "x" },
     ]);
     db.close();
+  });
+
+  it("a version-1 queue file gains the schedule tables and keeps its jobs", async () => {
+    const folder = tempFolder();
+    const path = join(folder, "queue.sqlite");
+    const options = { file: path, durability: "normal" as const, busyTimeoutMs: 1_000, what: "queue" };
+    const v1 = openDatabase({ ...options, migrations: QUEUE_MIGRATIONS.slice(0, 1) });
+    v1.exec("INSERT INTO queues (name, paused) VALUES ('old', 1)");
+    v1.close();
+    const queue = createDiskQueue({ path: folder });
+    try {
+      expect(await queue.queues()).toEqual([{ name: "old", paused: true }]);
+      expect(await queue.schedules!.list()).toEqual([]);
+      expect(await queue.schedules!.acquireLease("a", 1_000)).toEqual({ owner: "a", token: 1 });
+    } finally {
+      await queue.close();
+    }
   });
 
   it("a file written by a newer version is refused with a ConfigError", () => {

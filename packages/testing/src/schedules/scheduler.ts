@@ -155,7 +155,7 @@ export function schedulerTests(suite: ScheduleSuite): void {
     it("add checks the task and the input; a tick whose job cannot be built is recorded and passed", async () => {
       const prefix = suite.prefix();
       const conveyor = await suite.platform(prefix);
-      const scheduler = suite.scheduler(conveyor, { leaseMs: suite.ms(5_000) });
+      const scheduler = suite.scheduler(conveyor, { leaseMs: suite.ms(5_000), graceMs: 120_000 });
       await expect(scheduler.add({ name: "x", task: "nobody.knows", everyMs: 1_000 })).rejects.toBeInstanceOf(
         UnknownTaskError,
       );
