@@ -1,0 +1,77 @@
+import { createRequire } from "node:module";
+import BeeQueue from "bee-queue";
+import type { RedisClient } from "redis";
+
+/** The parts of a Bee-Queue queue this adapter drives beyond its typed API. */
+export interface BeeInternals {
+  /** Raises due delayed jobs and re-arms Bee-Queue's own timer (`activateDelayedJobs`). */
+  _activateDelayed(): void;
+}
+
+/** A Bee-Queue queue as the adapter uses it. */
+export type Bee = BeeQueue & BeeInternals;
+
+/** The name of the backoff strategy that hands Bee-Queue the delay the Conveyor core decided. */
+export const CONVEYOR_BACKOFF = "conveyor";
+
+/** What a worker queue is made with; see {@link createWorkerBee}. */
+export interface WorkerBeeOptions {
+  prefix: string;
+  client: RedisClient;
+  stallIntervalMs: number;
+  /** Longest wait of Bee-Queue's delayed-job timer before it looks again. */
+  delayedWindowMs: number;
+}
+
+/**
+ * A Bee-Queue worker queue for one queue name: it claims jobs (BRPOPLPUSH on its own blocking
+ * connection), keeps them from stalling while they run, retries them through its delayed set and
+ * raises delayed jobs when due. It shares the adapter's command connection; its events go out as
+ * Conveyor's (see the Lua scripts), so its own are off.
+ */
+export function createWorkerBee(name: string, options: WorkerBeeOptions): Bee {
+  const settings: BeeQueue.QueueSettings & Record<string, unknown> = {
+    prefix: options.prefix,
+    redis: options.client,
+    quitCommandClient: false,
+    isWorker: true,
+    getEvents: false,
+    sendEvents: false,
+    // Bee-Queue keeps every job object it saves or fetches in a map until it hears the job's
+    // events; with events off that map would only grow.
+    storeJobs: false,
+    // Finished jobs keep their Bee-Queue data until the Conveyor record goes (TTL, remove,
+    // purge): a stalled copy of a job that finished late must still find its data.
+    removeOnSuccess: false,
+    removeOnFailure: false,
+    activateDelayedJobs: true,
+    delayedDebounce: 0,
+    nearTermWindow: options.delayedWindowMs,
+    stallInterval: options.stallIntervalMs,
+    // The first retry of a blocking claim cut by a lost connection; Bee-Queue doubles it on each
+    // failure, and a command issued while Redis is away waits in the client's offline queue.
+    initialRedisFailureRetryDelay: 100,
+  };
+  const bee = new BeeQueue(name, settings) as Bee;
+  bee.backoffStrategies.set(
+    CONVEYOR_BACKOFF,
+    (job) => (job.options as { backoff: { delay: number } }).backoff.delay,
+  );
+  return bee;
+}
+
+interface BeeLua {
+  buildCache(client: RedisClient): Promise<unknown>;
+}
+
+let lua: BeeLua | undefined;
+
+/**
+ * Loads Bee-Queue's own Lua scripts into Redis again. Bee-Queue loads them once when a queue
+ * connects and then calls them by SHA; a restarted Redis has forgotten them, and without this its
+ * stall checks and delayed-job timer fail with NOSCRIPT for good.
+ */
+export async function reloadBeeScripts(client: RedisClient): Promise<void> {
+  lua ??= createRequire(import.meta.url)("bee-queue/lib/lua/index.js") as BeeLua;
+  await lua.buildCache(client);
+}

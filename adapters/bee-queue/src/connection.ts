@@ -1,0 +1,138 @@
+import { BackendUnavailableError, isConveyorError, type Logger, maskUrlsIn } from "@conveyor/core";
+import { type ClientOpts, createClient, type RedisClient } from "redis";
+import type { BeeRedisTarget } from "./url.js";
+
+/** Reconnect after 50 ms, doubling up to 2 s, with jitter so a fleet does not reconnect in step. */
+export function backoffMs(attempt: number): number {
+  const base = Math.min(50 * 2 ** Math.max(0, attempt - 1), 2_000);
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+/**
+ * The `redis` v3 client options Bee-Queue's connections are made with: reconnect forever with
+ * backoff (the client's default gives up after an hour), and commands issued while Redis is away
+ * wait in the client's offline queue until it is back.
+ */
+export function clientOptions(target: BeeRedisTarget): ClientOpts {
+  return {
+    host: target.host,
+    port: target.port,
+    db: target.db,
+    connect_timeout: target.connectTimeoutMs,
+    retry_strategy: (options) => backoffMs(options.attempt),
+    ...(target.password ? { password: target.password } : {}),
+    // `user` (Redis 6 ACL) is known to redis 3.1 but missing from its type definitions.
+    ...(target.username ? ({ user: target.username } as ClientOpts) : {}),
+    ...(target.tls ? { tls: { servername: target.host } } : {}),
+  };
+}
+
+/** Turns a client error into a `BackendUnavailableError` naming the masked URL; keeps Conveyor errors. */
+export function toBackendError(target: BeeRedisTarget, cause: unknown): Error {
+  if (isConveyorError(cause)) return cause;
+  const reason = cause instanceof Error ? cause.message || cause.name : String(cause);
+  return new BackendUnavailableError(`Redis at ${target.masked}`, maskUrlsIn(reason.replace(/\.$/, "")), {
+    scope: "bee-queue",
+    cause,
+    details: { url: target.masked },
+  });
+}
+
+/** Calls a `redis` v3 client method in callback style and returns a promise. */
+export function call<T>(run: (done: (error: Error | null, reply: T) => void) => unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    run((error, reply) => (error ? reject(error) : resolve(reply)));
+  });
+}
+
+const checkedServers = new Set<string>();
+
+/** Warns once per server and process when Redis would lose jobs on a restart or may evict keys. */
+async function checkPersistence(client: RedisClient, target: BeeRedisTarget, log: Logger): Promise<void> {
+  const server = `${target.host}:${target.port}`;
+  if (checkedServers.has(server)) return;
+  checkedServers.add(server);
+  const get = (name: string) =>
+    call<string[]>((done) => client.config("GET", name, done as never)).then((reply) => reply?.[1]);
+  let appendonly: string | undefined;
+  let save: string | undefined;
+  let policy: string | undefined;
+  try {
+    [appendonly, save, policy] = await Promise.all([get("appendonly"), get("save"), get("maxmemory-policy")]);
+  } catch (error) {
+    // Managed services often disable or rename CONFIG; the check is advice, not a requirement.
+    log.debug("[conveyor:bee-queue] could not read the Redis configuration; skipping the persistence check", {
+      url: target.masked,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return;
+  }
+  const problems: string[] = [];
+  if (appendonly !== undefined && save !== undefined && appendonly !== "yes" && save.trim() === "") {
+    problems.push(
+      "it has no persistence (appendonly no, no save points): every job in it is lost when it restarts. Turn on appendonly yes",
+    );
+  }
+  if (policy !== undefined && policy !== "noeviction") {
+    problems.push(
+      `its maxmemory-policy is ${policy}: it may evict job keys under memory pressure. Set maxmemory-policy noeviction`,
+    );
+  }
+  if (problems.length > 0) {
+    log.warn(`[conveyor:bee-queue] Redis at ${target.masked}: ${problems.join("; ")}.`, {
+      url: target.masked,
+      appendonly,
+      save,
+      maxmemoryPolicy: policy,
+    });
+  }
+}
+
+/**
+ * Opens the adapter's command connection (shared with every Bee-Queue queue it creates) and logs
+ * lost and regained connections once per outage. `onReconnect` runs after each reconnection.
+ */
+export function openClient(
+  target: BeeRedisTarget,
+  options: { log: Logger; checkPersistence: boolean; onReconnect: () => void },
+): RedisClient {
+  const client = createClient(clientOptions(target));
+  let connectedOnce = false;
+  let outage = false;
+  client.on("ready", () => {
+    if (outage) {
+      options.log.info(`[conveyor:bee-queue] connected to Redis at ${target.masked} again`, {
+        url: target.masked,
+      });
+    }
+    outage = false;
+    if (connectedOnce) options.onReconnect();
+    else if (options.checkPersistence) checkPersistence(client, target, options.log).catch(() => {});
+    connectedOnce = true;
+  });
+  const lost = (error: unknown) => {
+    if (outage) return;
+    outage = true;
+    const what = connectedOnce ? "lost the connection to" : "cannot connect to";
+    options.log.warn(`[conveyor:bee-queue] ${what} Redis at ${target.masked}; reconnecting with backoff`, {
+      url: target.masked,
+      error: maskUrlsIn(error instanceof Error ? error.message : String(error)),
+    });
+  };
+  client.on("error", lost);
+  client.on("reconnecting", (info: { error?: unknown }) => lost(info?.error ?? "connection closed"));
+  return client;
+}
+
+/** Closes a client gracefully when connected, at once otherwise; never throws. */
+export async function closeClient(client: RedisClient): Promise<void> {
+  if (client.connected) {
+    try {
+      await call((done) => client.quit(done));
+      return;
+    } catch {
+      // Dropped while quitting: end below.
+    }
+  }
+  client.end(true);
+}

@@ -1,0 +1,389 @@
+import {
+  type ActiveJob,
+  type Consumer,
+  ConveyorError,
+  checkProgress,
+  JobCancelledError,
+  type JobHandler,
+  type JobRecord,
+  type Outcome,
+  type Progress,
+  settleOutcome,
+  ValidationError,
+  WorkerClosingError,
+} from "@conveyor/core";
+import type BeeQueue from "bee-queue";
+import type { RedisClient } from "redis";
+import { type Bee, CONVEYOR_BACKOFF, createWorkerBee } from "./bee.js";
+import { backoffMs } from "./connection.js";
+import { toRecord } from "./record.js";
+import { runScript, type ScriptName } from "./scripts.js";
+
+/** What a consumer needs from its adapter. */
+export interface ConsumerContext {
+  readonly client: RedisClient;
+  readonly prefix: string;
+  /** `"<prefix>:#conveyor:"` */
+  readonly cv: string;
+  /** `"<prefix>:"` */
+  readonly bq: string;
+  /** Resolves once cancel notices reach this process. */
+  cancelChannelReady(): Promise<void>;
+  /** Reloads Bee-Queue's scripts when Redis forgot them. */
+  reloadBeeScripts(): Promise<void>;
+  onError(error: unknown): void;
+  onClosed(consumer: BeeConsumer): void;
+}
+
+/** Settings of one consumer, resolved by the adapter. */
+export interface ConsumerSettings {
+  readonly queues: readonly string[];
+  readonly concurrency: number;
+  readonly workerId: string;
+  readonly leaseMs: number;
+  readonly checkIntervalMs: number;
+}
+
+// Bee-Queue's close() waits this long at most for running handlers (setTimeout's maximum).
+const CLOSE_TIMEOUT_MS = 2 ** 31 - 1;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const json = (value: unknown): string => (value === undefined ? "" : (JSON.stringify(value) ?? ""));
+const time = (value: number | undefined): string | number => (value === undefined ? "" : Math.round(value));
+
+/** One claimed job as its handler sees it. */
+class Claim implements ActiveJob {
+  controller: AbortController | undefined;
+  abortReason: unknown;
+  listener: ((reason: unknown) => void) | undefined;
+  /** Set when the claim ended without an outcome of ours: released by close, or lost. */
+  ended: "released" | "lost" | undefined;
+  /** The release script's call, awaited before Bee-Queue is told to requeue the job. */
+  releasing: Promise<unknown> | undefined;
+  readonly attempt: string;
+
+  constructor(
+    readonly record: JobRecord,
+    private readonly consumer: BeeConsumer,
+  ) {
+    this.attempt = String(record.attempt);
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  onAbort(listener: (reason: unknown) => void): void {
+    this.listener = listener;
+    if (this.abortReason !== undefined) listener(this.abortReason);
+  }
+
+  abort(reason: unknown): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    this.listener?.(reason);
+  }
+
+  readonly progress = (progress: Progress): Promise<void> => this.consumer.progress(this, progress);
+}
+
+/** Tells Bee-Queue to put the job back: waiting at once, or in its delayed set for `delayMs`. */
+function beeRequeue(job: BeeQueue.Job<unknown>, delayMs: number): never {
+  const options = job.options as { retries: number; backoff: unknown; stacktraces: string[] };
+  options.retries = 1;
+  options.backoff = { strategy: CONVEYOR_BACKOFF, delay: Math.max(0, Math.round(delayMs)) };
+  // Bee-Queue keeps one line per thrown error in the job; the Conveyor record has the real one.
+  options.stacktraces = [];
+  throw new Error("requeued by Conveyor");
+}
+
+/** Tells Bee-Queue the job is done for good without a result (failed or cancelled). */
+function beeFinal(job: BeeQueue.Job<unknown>, outcome: string): never {
+  const options = job.options as { retries: number; stacktraces: string[] };
+  options.retries = 0;
+  options.stacktraces = [];
+  throw new Error(`${outcome} (see the Conveyor record)`);
+}
+
+/** The finish script's arguments for an outcome; anything unusable becomes the core's decision after an error. */
+function encodeOutcome(record: JobRecord, outcome: Outcome): { outcome: Outcome; args: (string | number)[] } {
+  try {
+    switch (outcome.type) {
+      case "completed":
+        return { outcome, args: ["completed", json(outcome.result), time(outcome.expiresAt)] };
+      case "failed":
+        return { outcome, args: ["failed", json(outcome.error), time(outcome.expiresAt)] };
+      case "retry":
+        return { outcome, args: ["retry", json(outcome.error), Math.round(outcome.runAt)] };
+      case "postpone":
+        return { outcome, args: ["postpone", "", Math.round(outcome.runAt)] };
+      case "cancelled":
+        return { outcome, args: ["cancelled", json(outcome.error), time(outcome.expiresAt)] };
+    }
+  } catch (error) {
+    const problem = new ValidationError(
+      "the job result",
+      [{ path: "", message: `cannot be stored as JSON (${String(error)})` }],
+      { scope: "bee-queue", cause: error },
+    );
+    return encodeOutcome(record, settleOutcome(record, problem, true, "bee-queue"));
+  }
+}
+
+/**
+ * A consumption loop on Bee-Queue: one Bee-Queue worker queue per consumed queue claims jobs,
+ * renews them against stalling and requeues retries; this class runs the Conveyor handler on
+ * each, keeps the Conveyor record in step (claim, progress, outcome, release) and runs Bee-Queue's
+ * stall check, its delayed-job activation and a check of the running jobs on a timer.
+ */
+export class BeeConsumer implements Consumer {
+  private readonly held = new Map<string, Claim>();
+  private readonly bees: Bee[];
+  private readonly parked: (() => void)[] = [];
+  private running = 0;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private failing = false;
+
+  constructor(
+    private readonly ctx: ConsumerContext,
+    private readonly settings: ConsumerSettings,
+    private readonly handler: JobHandler,
+  ) {
+    this.bees = settings.queues.map((queue) => {
+      const bee = createWorkerBee(queue, {
+        prefix: ctx.prefix,
+        client: ctx.client,
+        stallIntervalMs: settings.leaseMs,
+        delayedWindowMs: settings.checkIntervalMs,
+      });
+      bee.on("error", (error: unknown) => this.report(error));
+      bee.on("stalled", (id: string) => {
+        this.script("stalled-0", [queue, id]).catch((error: unknown) => this.report(error));
+      });
+      return bee;
+    });
+    this.timer = setInterval(() => void this.kick(), settings.checkIntervalMs);
+    this.timer.unref();
+    // Claims start once cancel notices can reach this consumer.
+    ctx.cancelChannelReady().then(
+      () => this.start(),
+      () => this.start(),
+    );
+  }
+
+  get active(): number {
+    return this.held.size;
+  }
+
+  private start(): void {
+    if (this.closing) return;
+    for (const bee of this.bees) {
+      bee.process(this.settings.concurrency, (job: BeeQueue.Job<unknown>) => this.run(job));
+    }
+  }
+
+  /** Logs the first of a run of failures; a success ends the run. */
+  private report(error: unknown): void {
+    if (this.failing) return;
+    this.failing = true;
+    this.ctx.onError(error);
+  }
+
+  private script<T>(name: ScriptName, args: readonly (string | number)[]): Promise<T> {
+    const { ctx } = this;
+    return runScript<T>(ctx.client, name, [ctx.cv, ctx.bq, Date.now(), ...args]);
+  }
+
+  /** Runs a script until it answers, with backoff while Redis is away; gives up once closed for good. */
+  private async persist<T>(name: ScriptName, args: readonly (string | number)[]): Promise<T> {
+    for (let failures = 1; ; failures++) {
+      try {
+        const reply = await this.script<T>(name, args);
+        this.failing = false;
+        return reply;
+      } catch (error) {
+        this.report(error);
+        await sleep(backoffMs(failures));
+      }
+    }
+  }
+
+  /** Called for a cancel notice: aborts the job if this consumer runs it. */
+  cancelled(id: string): void {
+    this.held.get(id)?.abort(new JobCancelledError(id));
+  }
+
+  async progress(claim: Claim, progress: Progress): Promise<void> {
+    const clean = checkProgress(progress, "bee-queue");
+    if (this.held.get(claim.record.id) !== claim) return;
+    await this.script("progress-0", [
+      claim.record.id,
+      this.settings.workerId,
+      claim.attempt,
+      JSON.stringify(clean),
+    ]);
+  }
+
+  /** Waits for a free slot: the consumer's concurrency spans all its queues. */
+  private async slot(): Promise<void> {
+    while (this.running >= this.settings.concurrency && !this.closing) {
+      await new Promise<void>((resolve) => this.parked.push(resolve));
+    }
+  }
+
+  private freeSlot(): void {
+    this.running--;
+    this.parked.shift()?.();
+  }
+
+  /** Bee-Queue's handler for one claimed job. What it returns or throws tells Bee-Queue what to do next. */
+  private async run(job: BeeQueue.Job<unknown>): Promise<unknown> {
+    if (this.running >= this.settings.concurrency) await this.slot();
+    // Claimed by Bee-Queue while closing: straight back to its waiting list.
+    if (this.closing) beeRequeue(job, 0);
+    this.running++;
+    try {
+      return await this.runClaimed(job);
+    } finally {
+      this.freeSlot();
+    }
+  }
+
+  private async runClaimed(job: BeeQueue.Job<unknown>): Promise<unknown> {
+    const { workerId } = this.settings;
+    const reply = await this.persist<string[] | string>("claim-0", [job.id, workerId]);
+    if (typeof reply === "string") {
+      // 'skip': finished or cancelled while it waited; 'gone': removed, expired, or not a Conveyor job.
+      if (reply === "gone" && typeof (job.data as { task?: unknown })?.task !== "string") {
+        this.ctx.onError(
+          new ConveyorError(
+            "FOREIGN_JOB",
+            `job ${job.id} on Bee-Queue queue "${job.queue.name}" was not added through Conveyor; it was dropped. Add jobs with conveyor.enqueue().`,
+            { scope: "bee-queue" },
+          ),
+        );
+      }
+      return undefined;
+    }
+    const claim = new Claim(toRecord(reply), this);
+    this.held.set(job.id, claim);
+    let outcome: Outcome;
+    try {
+      outcome = await this.handler(claim);
+    } catch (error) {
+      outcome = settleOutcome(claim.record, error, true, "bee-queue");
+    }
+    if (this.held.get(job.id) === claim) this.held.delete(job.id);
+    if (claim.ended === "released") {
+      await claim.releasing;
+      beeRequeue(job, 0);
+    }
+    if (claim.ended === "lost") return undefined;
+
+    const encoded = encodeOutcome(claim.record, settleOutcome(claim.record, outcome, false, "bee-queue"));
+    const persisted = await this.persist<number>("finish-0", [
+      job.id,
+      workerId,
+      claim.attempt,
+      ...encoded.args,
+    ]);
+    // Not ours any more (recovered as stalled meanwhile): Bee-Queue already requeued it.
+    if (persisted !== 1) return undefined;
+    const final = encoded.outcome;
+    switch (final.type) {
+      case "completed":
+        return undefined;
+      case "retry":
+      case "postpone":
+        return beeRequeue(job, final.runAt - Date.now());
+      default:
+        return beeFinal(job, final.type);
+    }
+  }
+
+  /** On the check timer: stall check, delayed jobs, and what became of the jobs held here. */
+  async kick(): Promise<void> {
+    if (this.closing) return;
+    for (const bee of this.bees) {
+      bee.checkStalledJobs().catch((error: unknown) => this.recover(error));
+      bee._activateDelayed();
+    }
+    if (this.held.size === 0) return;
+    const claims = [...this.held.values()];
+    const pairs: string[] = [];
+    for (const claim of claims) pairs.push(claim.record.id, claim.attempt);
+    let answers: number[];
+    try {
+      answers = await this.script<number[]>("poll-0", [this.settings.workerId, ...pairs]);
+    } catch (error) {
+      this.report(error);
+      return;
+    }
+    claims.forEach((claim, i) => {
+      if (answers[i] === 1) claim.abort(new JobCancelledError(claim.record.id));
+      else if (answers[i] === 2 && this.held.get(claim.record.id) === claim) {
+        claim.ended = "lost";
+        this.held.delete(claim.record.id);
+        claim.abort(
+          new ConveyorError(
+            "LEASE_LOST",
+            `job ${claim.record.id} was recovered as stalled (its worker did not renew it for longer than leaseMs); another worker may run it.`,
+            { scope: "bee-queue" },
+          ),
+        );
+      }
+    });
+  }
+
+  private recover(error: unknown): void {
+    if (error instanceof Error && /NOSCRIPT/.test(error.message)) {
+      this.ctx.reloadBeeScripts().catch((cause: unknown) => this.report(cause));
+      return;
+    }
+    this.report(error);
+  }
+
+  /** Hands every held job back (to waiting, uncounted), then aborts its handler. */
+  private releaseAll(): void {
+    const claims = [...this.held.values()].filter((claim) => claim.ended === undefined);
+    if (claims.length === 0) return;
+    const pairs: string[] = [];
+    for (const claim of claims) pairs.push(claim.record.id, claim.attempt);
+    const releasing = this.script("release-0", [this.settings.workerId, ...pairs]).catch((error: unknown) => {
+      // Unreachable Redis: Bee-Queue's stall check recovers the jobs.
+      this.report(error);
+    });
+    const reason = new WorkerClosingError();
+    for (const claim of claims) {
+      claim.ended = "released";
+      claim.releasing = releasing;
+      this.held.delete(claim.record.id);
+      claim.abort(reason);
+    }
+  }
+
+  close(options: { drain?: boolean } = {}): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      clearInterval(this.timer);
+      // Jobs Bee-Queue claimed that wait for a slot go straight back.
+      for (const wake of this.parked.splice(0)) wake();
+    }
+    if (options.drain === false) this.releaseAll();
+    this.closed ??= (async () => {
+      await Promise.all(
+        this.bees.map((bee) => bee.close(CLOSE_TIMEOUT_MS).catch((error: unknown) => this.report(error))),
+      );
+      this.ctx.onClosed(this);
+    })();
+    return this.closed;
+  }
+}

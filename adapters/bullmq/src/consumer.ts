@@ -1,0 +1,390 @@
+import {
+  type ActiveJob,
+  type Consumer,
+  checkProgress,
+  JobCancelledError,
+  type JobHandler,
+  type JobRecord,
+  type Outcome,
+  type Progress,
+  type SerializedError,
+  settleOutcome,
+  WorkerClosingError,
+} from "@conveyor/core";
+import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import { FIELD, type JobData } from "./record.js";
+
+/** What a consumer needs from its adapter. */
+export interface ConsumerContext {
+  readonly prefix: string;
+  /** The command connection (the adapter's own writes next to BullMQ's). */
+  readonly redis: Redis;
+  /** The connection the BullMQ Workers share (maxRetriesPerRequest: null). */
+  workerConnection(): Redis;
+  readonly stalledIntervalMs: number;
+  readonly maxStalledCount: number;
+  readonly cancelPollMs: number;
+  /** `maxLenEvents` of the queue's event stream. */
+  readonly maxEvents: number;
+  /** Resolves once cancel notices reach this process. */
+  cancelChannelReady(): Promise<void>;
+  onError(error: unknown): void;
+  onClosed(consumer: BullmqConsumer): void;
+}
+
+/** Thrown to BullMQ so it moves the job to its failed set; `kind` says which Conveyor end it was. */
+class OutcomeError extends UnrecoverableError {
+  constructor(
+    readonly kind: "failed" | "cancelled",
+    readonly stored: SerializedError | undefined,
+    message: string,
+  ) {
+    super(message);
+    if (stored?.stack) this.stack = stored.stack;
+  }
+}
+
+/** One claimed job as the core's handler sees it. */
+class Claim implements ActiveJob {
+  private controller: AbortController | undefined;
+  abortReason: unknown;
+  private listener: ((reason: unknown) => void) | undefined;
+  /** Resolves when the consumer hands the job back (close without drain). */
+  readonly released: Promise<"released">;
+  release!: () => void;
+  isReleased = false;
+
+  constructor(
+    readonly record: JobRecord,
+    readonly job: Job,
+    readonly token: string,
+    private readonly consumer: BullmqConsumer,
+  ) {
+    this.released = new Promise((resolve) => {
+      this.release = () => {
+        this.isReleased = true;
+        resolve("released");
+      };
+    });
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  onAbort(listener: (reason: unknown) => void): void {
+    this.listener = listener;
+    if (this.abortReason !== undefined) listener(this.abortReason);
+  }
+
+  abort(reason: unknown): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    this.listener?.(reason);
+  }
+
+  readonly progress = (progress: Progress): Promise<void> => this.consumer.progress(this, progress);
+}
+
+/** A counting semaphore: the consumer's concurrency, shared by its per-queue BullMQ Workers. */
+class Slots {
+  private free: number;
+  private readonly waiters: (() => void)[] = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  acquire(): Promise<void> | undefined {
+    if (this.free > 0) {
+      this.free--;
+      return undefined;
+    }
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+const json = (value: unknown): string => JSON.stringify(value) ?? "null";
+
+/**
+ * Consumes Conveyor queues with one BullMQ `Worker` per queue. BullMQ claims jobs, renews their
+ * locks, recovers stalled ones and reconnects; the processor runs the core's handler and turns its
+ * outcome into BullMQ's moves: return (completed), `UnrecoverableError` (failed, cancelled),
+ * `moveToDelayed` + `DelayedError` (retry, postpone) and `moveToWait` + `WaitingError` (a job
+ * handed back by a closing consumer). The concurrency is shared: at most `concurrency` handlers
+ * run at once over all its queues.
+ */
+export class BullmqConsumer implements Consumer {
+  private readonly held = new Map<string, Claim>();
+  private readonly workers: Worker[];
+  private readonly slots: Slots;
+  private readonly pollTimer: NodeJS.Timeout;
+  private closing: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly ctx: ConsumerContext,
+    queues: readonly string[],
+    concurrency: number,
+    private readonly workerId: string,
+    leaseMs: number,
+    private readonly handler: JobHandler,
+  ) {
+    this.slots = new Slots(concurrency);
+    const connection = ctx.workerConnection();
+    this.workers = queues.map((queue) => {
+      const worker = new Worker(queue, (job, token) => this.process(queue, job, token ?? ""), {
+        connection,
+        prefix: ctx.prefix,
+        // Each queue alone may fill every slot; the shared Slots keep the sum within concurrency.
+        concurrency,
+        name: workerId,
+        lockDuration: leaseMs,
+        stalledInterval: ctx.stalledIntervalMs,
+        maxStalledCount: ctx.maxStalledCount,
+        autorun: false,
+        metrics: { maxDataPoints: 60 * 24 * 7 },
+      });
+      worker.on("failed", (job, error) => {
+        if (job && error instanceof OutcomeError) this.publishEnd(queue, job, error);
+      });
+      // Lost connections are retried by BullMQ and ioredis; report them, never crash on them.
+      worker.on("error", (error) => ctx.onError(error));
+      return worker;
+    });
+    this.pollTimer = setInterval(() => void this.pollCancels(), ctx.cancelPollMs);
+    this.pollTimer.unref();
+    ctx.cancelChannelReady().then(
+      () => this.start(),
+      () => this.start(),
+    );
+  }
+
+  get active(): number {
+    return this.held.size;
+  }
+
+  private start(): void {
+    if (this.closing) return;
+    for (const worker of this.workers) {
+      worker.run().catch((error) => this.ctx.onError(error));
+    }
+  }
+
+  /** Called for a cancel notice: aborts the job if this consumer runs it. */
+  cancelled(id: string): void {
+    this.held.get(id)?.abort(new JobCancelledError(id));
+  }
+
+  async progress(claim: Claim, progress: Progress): Promise<void> {
+    const clean = checkProgress(progress, "bullmq");
+    if (this.held.get(claim.record.id) !== claim || claim.isReleased) return;
+    await claim.job.updateProgress(clean as unknown as object);
+  }
+
+  private jobKey(queue: string, id: string): string {
+    return `${this.ctx.prefix}:${queue}:${id}`;
+  }
+
+  private async process(queue: string, job: Job, token: string): Promise<unknown> {
+    const data = job.data as JobData;
+    const record: JobRecord = {
+      id: job.id!,
+      queue,
+      task: job.name,
+      input: data.i,
+      state: "active",
+      priority: data.p,
+      attempt: job.attemptsStarted,
+      maxAttempts: data.a,
+      backoff: data.b,
+      timeoutMs: data.t,
+      createdAt: data.c,
+      runAt: data.r,
+      startedAt: job.processedOn,
+      workerId: this.workerId,
+      meta: data.m,
+    };
+    const claim = new Claim(record, job, token, this);
+    this.held.set(record.id, claim);
+    let acquired = false;
+    try {
+      const waiting = this.slots.acquire();
+      if (waiting !== undefined) {
+        if ((await Promise.race([waiting.then(() => "slot" as const), claim.released])) === "released") {
+          // The slot may still come; hand it straight on.
+          void waiting.then(() => this.slots.release());
+          return await this.handBack(claim);
+        }
+      }
+      acquired = true;
+      this.emit(queue, "cv:active", record.id, ["attempt", record.attempt]);
+      let settled: { value: unknown; rejected: boolean } | "released";
+      try {
+        const running = Promise.resolve(this.handler(claim)).then(
+          (value) => ({ value, rejected: false }),
+          (value: unknown) => ({ value, rejected: true }),
+        );
+        settled = await Promise.race([running, claim.released]);
+      } catch (error) {
+        settled = { value: error, rejected: true };
+      }
+      if (settled === "released" || claim.isReleased) return await this.handBack(claim);
+      const outcome = settleOutcome(record, settled.value, settled.rejected, "bullmq");
+      return await this.persist(queue, claim, outcome);
+    } finally {
+      this.held.delete(record.id);
+      if (acquired) this.slots.release();
+    }
+  }
+
+  /** Back to waiting with the attempt uncounted, then the handler is told to stop. */
+  private async handBack(claim: Claim): Promise<never> {
+    const { job, token } = claim;
+    try {
+      await this.ctx.redis.hincrby(this.jobKey(claim.record.queue, claim.record.id), "ats", -1);
+      await job.moveToWait(token);
+    } finally {
+      claim.abort(new WorkerClosingError());
+    }
+    throw new WaitingError();
+  }
+
+  private async persist(queue: string, claim: Claim, outcome: Outcome): Promise<unknown> {
+    const { redis, prefix } = this.ctx;
+    const { id, attempt } = claim.record;
+    const key = this.jobKey(queue, id);
+    const set = (name: string) => `${prefix}:${queue}:cv:${name}`;
+    switch (outcome.type) {
+      case "completed": {
+        if (outcome.expiresAt !== undefined) {
+          await redis
+            .multi()
+            .hset(key, FIELD.expiresAt, Math.round(outcome.expiresAt))
+            .zadd(set("expiring"), Math.round(outcome.expiresAt), id)
+            .exec();
+        }
+        return outcome.result === undefined ? null : outcome.result;
+      }
+      case "failed":
+      case "cancelled": {
+        const multi = redis.multi().hset(key, FIELD.kind, outcome.type);
+        if (outcome.error !== undefined) multi.hset(key, FIELD.error, json(outcome.error));
+        if (outcome.expiresAt !== undefined) {
+          multi
+            .hset(key, FIELD.expiresAt, Math.round(outcome.expiresAt))
+            .zadd(set("expiring"), Math.round(outcome.expiresAt), id);
+        }
+        if (outcome.type === "cancelled")
+          multi.zadd(set("cancelled"), Date.now(), id).hdel(key, FIELD.cancel);
+        else multi.zrem(set("cancelled"), id);
+        await multi.exec();
+        const message = outcome.error?.message ?? (outcome.type === "cancelled" ? "cancelled" : "failed");
+        throw new OutcomeError(outcome.type, outcome.error, message);
+      }
+      case "retry":
+      case "postpone": {
+        const runAt = Math.round(outcome.runAt);
+        const multi = redis.multi().hset(key, FIELD.runAt, runAt);
+        if (outcome.type === "retry") {
+          multi
+            .hset(key, FIELD.kind, "retrying", FIELD.error, json(outcome.error))
+            .zadd(set("retrying"), runAt, id);
+          this.emitTo(multi, queue, "cv:retrying", id, [
+            "attempt",
+            attempt,
+            "error",
+            json(outcome.error),
+            "runAt",
+            runAt,
+          ]);
+        } else {
+          multi.hset(key, FIELD.kind, "delayed").hincrby(key, "ats", -1).zrem(set("retrying"), id);
+          this.emitTo(multi, queue, "cv:delayed", id, ["attempt", Math.max(0, attempt - 1), "runAt", runAt]);
+        }
+        await multi.exec();
+        await claim.job.moveToDelayed(runAt, claim.token);
+        throw new DelayedError();
+      }
+    }
+  }
+
+  private emitTo(
+    multi: ReturnType<Redis["multi"]>,
+    queue: string,
+    event: string,
+    id: string,
+    fields: (string | number)[],
+  ): void {
+    multi.xadd(
+      `${this.ctx.prefix}:${queue}:events`,
+      "MAXLEN",
+      "~",
+      this.ctx.maxEvents,
+      "*",
+      "event",
+      event,
+      "jobId",
+      id,
+      "at",
+      Date.now(),
+      ...fields,
+    );
+  }
+
+  /** Adds a Conveyor event to the queue's BullMQ event stream; failures are reported, not thrown. */
+  private emit(queue: string, event: string, id: string, fields: (string | number)[]): void {
+    const multi = this.ctx.redis.multi();
+    this.emitTo(multi, queue, event, id, fields);
+    multi.exec().catch((error) => this.ctx.onError(error));
+  }
+
+  /** After BullMQ moved the job to its failed set: the Conveyor `failed` or `cancelled` event. */
+  private publishEnd(queue: string, job: Job, error: OutcomeError): void {
+    const fields: (string | number)[] = ["attempt", job.attemptsStarted];
+    if (error.stored !== undefined) fields.push("error", json(error.stored));
+    this.emit(queue, `cv:${error.kind}`, job.id!, fields);
+  }
+
+  /** Backs up the cancel channel: a notice lost during a reconnect is found by polling the flag. */
+  private async pollCancels(): Promise<void> {
+    if (this.held.size === 0 || this.closed) return;
+    const claims = [...this.held.values()];
+    try {
+      const pipeline = this.ctx.redis.pipeline();
+      for (const claim of claims)
+        pipeline.hget(this.jobKey(claim.record.queue, claim.record.id), FIELD.cancel);
+      const replies = (await pipeline.exec()) ?? [];
+      replies.forEach(([, flag], i) => {
+        if (flag === "1") this.cancelled(claims[i]!.record.id);
+      });
+    } catch (error) {
+      this.ctx.onError(error);
+    }
+  }
+
+  close(options: { drain?: boolean } = {}): Promise<void> {
+    const drain = options.drain ?? true;
+    if (!drain) {
+      for (const claim of this.held.values()) claim.release();
+    }
+    this.closing ??= (async () => {
+      await Promise.all(
+        this.workers.map((worker) => worker.close().catch((error) => this.ctx.onError(error))),
+      );
+      this.closed = true;
+      clearInterval(this.pollTimer);
+      this.ctx.onClosed(this);
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,765 @@
+import {
+  type AddResult,
+  type CancelResult,
+  ClosedError,
+  ConfigError,
+  checkConsumeOptions,
+  checkNewJobs,
+  compactRecord,
+  consoleLogger,
+  createRecord,
+  JOB_STATES,
+  type JobCounts,
+  type JobQuery,
+  type JobRecord,
+  type JobState,
+  type Logger,
+  type NewJob,
+  type QueueAdapter,
+  type QueueCapabilities,
+  type QueueFactory,
+  retryRecord,
+  ValidationError,
+  type ValidationIssue,
+} from "@conveyor/core";
+import { Queue as BullQueue, Job } from "bullmq";
+import { Redis } from "ioredis";
+import { checkPersistence, clientOptions, toBackendError, watchConnection } from "./connection.js";
+import { BullmqConsumer, type ConsumerContext } from "./consumer.js";
+import { EventHub } from "./events.js";
+import {
+  FIELD,
+  fieldMap,
+  type JobData,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+  PRIORITY_ZERO,
+  toRecord,
+} from "./record.js";
+import { type AdapterCommands, withCommands } from "./scripts.js";
+import { parseBullmqUrl } from "./url.js";
+
+/**
+ * What the BullMQ queue can do: every capability of the contract.
+ *
+ * @example
+ * ```ts
+ * import { BULLMQ_QUEUE_CAPABILITIES } from "@conveyor/bullmq";
+ * if (BULLMQ_QUEUE_CAPABILITIES.cancelActive) console.log("running jobs can be cancelled");
+ * ```
+ */
+export const BULLMQ_QUEUE_CAPABILITIES = Object.freeze({
+  delayed: true,
+  priority: true,
+  pause: true,
+  cancelActive: true,
+  events: true,
+  progress: true,
+  results: true,
+  persistent: true,
+  shared: true,
+} as const satisfies QueueCapabilities);
+
+/**
+ * Options of {@link createBullmqQueue}.
+ *
+ * @example
+ * ```ts
+ * import type { BullmqQueueOptions } from "@conveyor/bullmq";
+ * const options: BullmqQueueOptions = { url: "bullmq+redis://localhost:6379/0", prefix: "myapp" };
+ * ```
+ */
+export interface BullmqQueueOptions {
+  /**
+   * Where Redis is: `bullmq+redis://[[user]:password@]host[:port][/db]`, `bullmq+rediss://…` for
+   * TLS (plain `redis://` works too). Ignored when `connection` is given.
+   * @defaultValue `"bullmq+redis://127.0.0.1:6379"`
+   */
+  url?: string;
+  /**
+   * An ioredis client to use instead of `url` (for Sentinel or Cluster). The adapter duplicates
+   * it for the workers and event readers and never closes the client itself.
+   * @defaultValue none: the adapter connects to `url`
+   */
+  connection?: Redis;
+  /**
+   * BullMQ's key prefix: a job of queue `q` lives at `<prefix>:q:<id>`. On a Redis Cluster use a
+   * hash tag, e.g. `{conveyor}`, as BullMQ requires.
+   * @defaultValue `"conveyor"`
+   */
+  prefix?: string;
+  /**
+   * Approximate bound of each queue's event stream (BullMQ's `streams.events.maxLen`).
+   * @defaultValue 10_000
+   */
+  maxEvents?: number;
+  /**
+   * How often a worker's BullMQ stalled-job checker runs. A job whose worker died is handed out
+   * again after one to two intervals.
+   * @defaultValue 30_000
+   */
+  stalledIntervalMs?: number;
+  /**
+   * How often one job may stall (its worker died or its lock expired) before BullMQ fails it.
+   * @defaultValue 3
+   */
+  maxStalledCount?: number;
+  /**
+   * How often a worker checks the cancel flag of the jobs it runs, in case a cancel notice was
+   * missed while its connection was down (notices normally arrive at once by pub/sub).
+   * @defaultValue 1_000
+   */
+  cancelPollMs?: number;
+  /**
+   * How often expired results (their `expiresAt` passed) are deleted while consumers run.
+   * Expired jobs are never returned, whether deleted yet or not.
+   * @defaultValue 5_000
+   */
+  sweepIntervalMs?: number;
+  /**
+   * How long the first connection may take before calls fail.
+   * @defaultValue 5_000
+   */
+  connectTimeoutMs?: number;
+  /**
+   * Where connection warnings go (lost and regained connections, the persistence check).
+   * @defaultValue `consoleLogger()` from `@conveyor/core`
+   */
+  log?: Logger;
+  /**
+   * Warn once per server when Redis keeps no data across a restart or may evict keys.
+   * @defaultValue true
+   */
+  checkPersistence?: boolean;
+  /**
+   * Called with failures that have no caller to throw to (a lost connection in a worker, a
+   * throwing event listener). Workers retry by themselves.
+   * @defaultValue logs a warning through `log`
+   */
+  onError?: (error: unknown) => void;
+}
+
+const DEFAULTS = {
+  url: "bullmq+redis://127.0.0.1:6379",
+  prefix: "conveyor",
+  maxEvents: 10_000,
+  stalledIntervalMs: 30_000,
+  maxStalledCount: 3,
+  cancelPollMs: 1_000,
+  sweepIntervalMs: 5_000,
+  connectTimeoutMs: 5_000,
+  checkPersistence: true,
+} satisfies BullmqQueueOptions;
+
+/** BullMQ structures that hold jobs of each Conveyor state. */
+const STRUCTURES: Record<JobState, readonly string[]> = {
+  waiting: ["wait", "paused", "prioritized"],
+  delayed: ["delayed"],
+  retrying: ["delayed"],
+  active: ["active"],
+  completed: ["completed"],
+  failed: ["failed"],
+  cancelled: ["failed"],
+};
+const LISTS = new Set(["wait", "paused", "active"]);
+
+function checkIds(jobs: readonly NewJob[]): void {
+  const issues: ValidationIssue[] = [];
+  jobs.forEach((job, i) => {
+    if (/^\d+$/.test(job.id) || job.id.includes(":")) {
+      issues.push({
+        path: `${i}.id`,
+        message: `"${job.id}" cannot be a BullMQ job id (BullMQ refuses ids that are integers or contain ":"); choose another id`,
+      });
+    }
+    if (!Number.isInteger(job.priority) || job.priority > MAX_PRIORITY || job.priority < MIN_PRIORITY) {
+      issues.push({
+        path: `${i}.priority`,
+        message: `must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} on BullMQ`,
+      });
+    }
+  });
+  if (issues.length > 0) throw new ValidationError("the jobs to add", issues, { scope: "bullmq" });
+}
+
+function checkCount(value: number | undefined, name: string, fallback: number, issues: ValidationIssue[]) {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0)
+    issues.push({ path: name, message: "must be a non-negative integer" });
+  return value;
+}
+
+/**
+ * Creates Conveyor's Queue contract on BullMQ. Each Conveyor queue is a BullMQ queue under
+ * `prefix`; a job is a BullMQ job whose name is the task and whose data holds the input. BullMQ
+ * claims, locks, delays, prioritises, pauses, recovers stalled jobs and records events; the core
+ * runs the handler and decides every outcome. What BullMQ lacks is added next to its keys: the
+ * cancelled and retrying states, cancel of a running job from any process (pub/sub plus a polled
+ * flag), result TTLs, and Conveyor events carrying the attempt and the error on each queue's
+ * BullMQ event stream.
+ *
+ * @example
+ * ```ts
+ * import { createBullmqQueue } from "@conveyor/bullmq";
+ * import { createConveyor, defineTask } from "@conveyor/core";
+ *
+ * const hello = defineTask({ name: "demo.hello", run: (input: { name: string }) => `hi ${input.name}` });
+ * const conveyor = await createConveyor({
+ *   queue: createBullmqQueue({ url: "bullmq+redis://localhost:6379/0" }),
+ *   tasks: [hello],
+ * });
+ * const worker = conveyor.worker({ concurrency: 8 });
+ * const job = await conveyor.enqueue(hello, { name: "Ada" });
+ * console.log(await job.result({ timeoutMs: 5_000 }));
+ * await worker.close();
+ * await conveyor.close();
+ * ```
+ */
+export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapter & BullmqExtras => {
+  const settings = { ...DEFAULTS, ...options };
+  if (typeof settings.prefix !== "string" || settings.prefix === "" || settings.prefix.includes(":")) {
+    throw new ConfigError(
+      `the BullMQ queue option prefix must be a non-empty string without ":", not ${JSON.stringify(settings.prefix)}.`,
+      { scope: "bullmq" },
+    );
+  }
+  for (const key of [
+    "maxEvents",
+    "stalledIntervalMs",
+    "maxStalledCount",
+    "cancelPollMs",
+    "sweepIntervalMs",
+  ] as const) {
+    if (!Number.isInteger(settings[key]) || settings[key] < 1) {
+      throw new ConfigError(
+        `the BullMQ queue option ${key} must be a positive integer, not ${settings[key]}.`,
+        {
+          scope: "bullmq",
+        },
+      );
+    }
+  }
+  const log = settings.log ?? consoleLogger();
+  const onError =
+    settings.onError ??
+    ((error: unknown) =>
+      log.warn("[conveyor:bullmq] a background call failed; retrying", {
+        error: error instanceof Error ? error.message : String(error),
+      }));
+  const { prefix, maxEvents } = settings;
+  const given = settings.connection;
+  const target = given ? undefined : parseBullmqUrl(settings.url).target;
+  const masked = target?.masked ?? "(the given client)";
+  const own: Redis[] = [];
+  const connect = (role: "command" | "worker" | "cancel"): Redis => {
+    const client = given
+      ? given.duplicate(role === "command" ? {} : { maxRetriesPerRequest: null })
+      : new Redis(clientOptions(target!, role, settings.connectTimeoutMs));
+    own.push(client);
+    watchConnection(client, role, masked, log);
+    return client;
+  };
+  const redis: Redis & AdapterCommands = withCommands(given ?? connect("command"));
+  if (settings.checkPersistence && target) {
+    const server = `${target.host}:${target.port}`;
+    const check = () => void checkPersistence(redis, server, masked, log);
+    if (redis.status === "ready") check();
+    else redis.once("ready", check);
+  }
+  let workerClient: Redis | undefined;
+  const workerConnection = () => {
+    workerClient ??= connect("worker");
+    return workerClient;
+  };
+  const eventsConnection = given
+    ? { ...given.options, maxRetriesPerRequest: null }
+    : { ...clientOptions(target!, "events", settings.connectTimeoutMs) };
+
+  const bullQueues = new Map<string, BullQueue>();
+  const bull = (name: string): BullQueue => {
+    let queue = bullQueues.get(name);
+    if (!queue) {
+      queue = new BullQueue(name, { connection: redis, prefix, streams: { events: { maxLen: maxEvents } } });
+      queue.on("error", onError);
+      bullQueues.set(name, queue);
+    }
+    return queue;
+  };
+  const key = (queue: string, suffix: string) => `${prefix}:${queue}:${suffix}`;
+  const idsKey = `${prefix}:cv:ids`;
+  const queuesKey = `${prefix}:cv:queues`;
+  const cancelChannel = `${prefix}:cv:cancel`;
+  const queuesChannel = `${prefix}:cv:new-queue`;
+  const consumers = new Set<BullmqConsumer>();
+  let closed = false;
+
+  const ensureOpen = () => {
+    if (closed) throw new ClosedError("this BullMQ queue adapter", { scope: "bullmq" });
+  };
+  const call = async <T>(run: () => Promise<T>): Promise<T> => {
+    ensureOpen();
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof ValidationError) throw error;
+      throw toBackendError(masked, error);
+    }
+  };
+
+  // One subscriber per adapter: cancel notices for its consumers, new queues for its event hub.
+  let subscriber: Promise<void> | undefined;
+  const subscriberReady = () => {
+    subscriber ??= (async () => {
+      const client = connect("cancel");
+      client.on("message", (channel: string, message: string) => {
+        if (channel === cancelChannel) for (const consumer of consumers) consumer.cancelled(message);
+        else if (channel === queuesChannel) hub?.queueCreated(message, Date.now() - 1_000);
+      });
+      await client.subscribe(cancelChannel, queuesChannel);
+    })();
+    return subscriber;
+  };
+
+  const serverTimeMs = async () => {
+    const [seconds, micros] = (await redis.time()) as [string | number, string | number];
+    return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+  };
+
+  let hub: EventHub | undefined;
+
+  const readJob = async (id: string): Promise<JobRecord | undefined> => {
+    const queue = await redis.hget(idsKey, id);
+    if (queue === null) return undefined;
+    const reply = await redis.conveyorBullmqGet(
+      key(queue, id),
+      key(queue, "completed"),
+      key(queue, "failed"),
+      key(queue, "delayed"),
+      key(queue, "active"),
+      key(queue, "wait"),
+      key(queue, "paused"),
+      key(queue, "prioritized"),
+      id,
+    );
+    if (reply.length === 0) return undefined;
+    const record = toRecord(id, queue, fieldMap(reply, 1), reply[0]!);
+    if (record?.expiresAt !== undefined && record.expiresAt <= Date.now()) return undefined;
+    return record;
+  };
+
+  /** Every job of `queue` in the BullMQ structures that hold `states`, with its Conveyor record. */
+  const collect = async (queue: string, states: readonly JobState[]): Promise<JobRecord[]> => {
+    const structures = [...new Set(states.flatMap((state) => STRUCTURES[state]))];
+    const ranges = redis.pipeline();
+    for (const s of structures) {
+      if (LISTS.has(s)) ranges.lrange(key(queue, s), 0, -1);
+      else ranges.zrange(key(queue, s), "0", "-1");
+    }
+    const idLists = ((await ranges.exec()) ?? []).map(([error, ids]) => {
+      if (error) throw error;
+      return ids as string[];
+    });
+    const entries: [id: string, structure: string][] = [];
+    structures.forEach((s, i) => {
+      for (const id of idLists[i] ?? []) entries.push([id, s]);
+    });
+    if (entries.length === 0) return [];
+    const hashes = redis.pipeline();
+    for (const [id] of entries) hashes.hgetall(key(queue, id));
+    const replies = (await hashes.exec()) ?? [];
+    const now = Date.now();
+    const wanted = new Set(states);
+    const records: JobRecord[] = [];
+    entries.forEach(([id, s], i) => {
+      const hash = replies[i]?.[1] as Record<string, string> | undefined;
+      if (!hash || Object.keys(hash).length === 0) return;
+      const record = toRecord(id, queue, hash, s);
+      if (!record || !wanted.has(record.state)) return;
+      if (record.expiresAt !== undefined && record.expiresAt <= now) return;
+      records.push(record);
+    });
+    return records;
+  };
+
+  const knownQueues = async () => (await redis.smembers(queuesKey)).sort();
+
+  /** Deletes `ids` of `queue` through BullMQ (never active ones); returns how many went. */
+  const removeIds = async (queue: string, ids: readonly string[]): Promise<number> => {
+    if (ids.length === 0) return 0;
+    const q = bull(queue);
+    const answers = await Promise.all(ids.map((id) => q.remove(id, { removeChildren: false })));
+    const gone = ids.filter((_, i) => answers[i] === 1);
+    if (gone.length > 0) {
+      await redis
+        .multi()
+        .hdel(idsKey, ...gone)
+        .zrem(key(queue, "cv:cancelled"), ...gone)
+        .zrem(key(queue, "cv:retrying"), ...gone)
+        .zrem(key(queue, "cv:expiring"), ...gone)
+        .exec();
+    }
+    return gone.length;
+  };
+
+  const sweep = async (queue: string): Promise<void> => {
+    const due = await redis.zrangebyscore(
+      key(queue, "cv:expiring"),
+      "-inf",
+      String(Date.now()),
+      "LIMIT",
+      0,
+      1_000,
+    );
+    if (due.length > 0) {
+      await removeIds(queue, due);
+      // An expired job that is gone already (or active again after a retry) leaves the index too.
+      await redis.zrem(key(queue, "cv:expiring"), ...due);
+    }
+  };
+
+  let sweepTimer: NodeJS.Timeout | undefined;
+  const consumedQueues = new Set<string>();
+  const startSweeping = () => {
+    if (sweepTimer) return;
+    sweepTimer = setInterval(() => {
+      for (const queue of consumedQueues) sweep(queue).catch(onError);
+    }, settings.sweepIntervalMs);
+    sweepTimer.unref();
+  };
+
+  const context: ConsumerContext = {
+    prefix,
+    redis,
+    workerConnection,
+    stalledIntervalMs: settings.stalledIntervalMs,
+    maxStalledCount: settings.maxStalledCount,
+    cancelPollMs: settings.cancelPollMs,
+    maxEvents,
+    cancelChannelReady: subscriberReady,
+    onError,
+    onClosed: (consumer) => consumers.delete(consumer),
+  };
+
+  return {
+    name: "bullmq",
+    capabilities: BULLMQ_QUEUE_CAPABILITIES,
+
+    async add(jobs) {
+      ensureOpen();
+      checkNewJobs(jobs, "bullmq");
+      checkIds(jobs);
+      if (jobs.length === 0) return [];
+      const now = Date.now();
+      const claims = redis.pipeline();
+      for (const job of jobs) claims.hsetnx(idsKey, job.id, job.queue);
+      const claimed = await call(async () => ((await claims.exec()) ?? []).map(([, n]) => n === 1));
+      const results: (AddResult | undefined)[] = new Array(jobs.length);
+      const fresh: number[] = [];
+      for (let i = 0; i < jobs.length; i++) {
+        if (claimed[i]) {
+          fresh.push(i);
+          continue;
+        }
+        const existing = await call(() => readJob(jobs[i]!.id));
+        if (existing) results[i] = { job: existing, created: false };
+        else {
+          // A stale index entry (the job expired or was deleted meanwhile): add it afresh.
+          await call(() => redis.hset(idsKey, jobs[i]!.id, jobs[i]!.queue));
+          fresh.push(i);
+        }
+      }
+      const byQueue = new Map<string, number[]>();
+      for (const i of fresh) {
+        const list = byQueue.get(jobs[i]!.queue) ?? [];
+        list.push(i);
+        byQueue.set(jobs[i]!.queue, list);
+      }
+      await call(async () => {
+        const known = redis.pipeline();
+        const names = [...byQueue.keys()];
+        for (const name of names) known.sadd(queuesKey, name);
+        const added = (await known.exec()) ?? [];
+        await Promise.all(
+          names.map(async (name, n) => {
+            if (added[n]?.[1] === 1) await redis.publish(queuesChannel, name);
+            const indexes = byQueue.get(name)!;
+            await bull(name).addBulk(
+              indexes.map((i) => {
+                const job = jobs[i]!;
+                const data: JobData = {
+                  i: job.input,
+                  a: job.maxAttempts,
+                  c: job.createdAt,
+                  r: job.runAt,
+                  p: job.priority,
+                };
+                if (job.backoff !== undefined) data.b = job.backoff;
+                if (job.timeoutMs !== undefined) data.t = job.timeoutMs;
+                if (job.meta !== undefined) data.m = job.meta;
+                return {
+                  name: job.task,
+                  data,
+                  opts: {
+                    jobId: job.id,
+                    timestamp: job.createdAt,
+                    priority: PRIORITY_ZERO - job.priority,
+                    delay: job.runAt > now ? Math.max(1, job.runAt - job.createdAt) : 0,
+                    attempts: 1,
+                    removeOnComplete: false,
+                    removeOnFail: false,
+                  },
+                };
+              }),
+            );
+          }),
+        );
+      });
+      for (const i of fresh) results[i] = { job: createRecord(jobs[i]!, now), created: true };
+      return results as AddResult[];
+    },
+
+    consume(consumeOptions, handler) {
+      ensureOpen();
+      checkConsumeOptions(consumeOptions, "bullmq");
+      const { queues, concurrency, workerId, leaseMs = 30_000 } = consumeOptions;
+      const unique = [...new Set(queues)];
+      for (const queue of unique) consumedQueues.add(queue);
+      startSweeping();
+      const consumer = new BullmqConsumer(
+        context,
+        unique,
+        concurrency,
+        workerId,
+        Math.round(leaseMs),
+        handler,
+      );
+      consumers.add(consumer);
+      return consumer;
+    },
+
+    getJob(id) {
+      return call(() => readJob(id));
+    },
+
+    async listJobs(query: JobQuery = {}) {
+      ensureOpen();
+      const issues: ValidationIssue[] = [];
+      const offset = checkCount(query.offset, "offset", 0, issues);
+      const limit = checkCount(query.limit, "limit", 100, issues);
+      if (issues.length > 0) throw new ValidationError("the job query", issues, { scope: "bullmq" });
+      const states = query.states ?? JOB_STATES;
+      if (limit === 0 || states.length === 0) return [];
+      return call(async () => {
+        const queues = query.queue !== undefined ? [query.queue] : await knownQueues();
+        const records = (await Promise.all(queues.map((queue) => collect(queue, states)))).flat();
+        records.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+        return records.slice(offset, offset + limit);
+      });
+    },
+
+    counts(queue) {
+      return call(async () => {
+        await sweep(queue);
+        const n = await redis.conveyorBullmqCounts(
+          key(queue, "wait"),
+          key(queue, "paused"),
+          key(queue, "prioritized"),
+          key(queue, "delayed"),
+          key(queue, "active"),
+          key(queue, "completed"),
+          key(queue, "failed"),
+          key(queue, "cv:retrying"),
+          key(queue, "cv:cancelled"),
+        );
+        const counts = {} as JobCounts;
+        for (const state of JOB_STATES) counts[state] = 0;
+        (["waiting", "delayed", "active", "retrying", "completed", "failed", "cancelled"] as const).forEach(
+          (state, i) => {
+            counts[state] = Number(n[i] ?? 0);
+          },
+        );
+        return counts;
+      });
+    },
+
+    queues() {
+      return call(async () => {
+        const names = await knownQueues();
+        const paused = redis.pipeline();
+        for (const name of names) paused.hexists(key(name, "meta"), "paused");
+        const flags = (await paused.exec()) ?? [];
+        return names.map((name, i) => ({ name, paused: flags[i]?.[1] === 1 }));
+      });
+    },
+
+    retry(id) {
+      return call(async () => {
+        const record = await readJob(id);
+        if (!record || (record.state !== "failed" && record.state !== "cancelled")) return undefined;
+        const jobKey = key(record.queue, id);
+        await redis
+          .multi()
+          .hdel(jobKey, FIELD.kind, FIELD.error, FIELD.expiresAt, FIELD.runAt, FIELD.cancel, "progress")
+          .zrem(key(record.queue, "cv:cancelled"), id)
+          .zrem(key(record.queue, "cv:expiring"), id)
+          .exec();
+        const job = await Job.fromId(bull(record.queue), id);
+        if (!job) return undefined;
+        await job.retry("failed", { resetAttemptsMade: true, resetAttemptsStarted: true });
+        // Not read back: a worker may already hold it again.
+        return compactRecord(retryRecord(record, Date.now()));
+      });
+    },
+
+    cancel(id, cancelOptions) {
+      return call(async () => {
+        const queue = await redis.hget(idsKey, id);
+        if (queue === null) return "not-found";
+        const expiresAt = cancelOptions?.expiresAt;
+        const answer = (await redis.conveyorBullmqCancel(
+          key(queue, id),
+          key(queue, "wait"),
+          key(queue, "paused"),
+          key(queue, "prioritized"),
+          key(queue, "delayed"),
+          key(queue, "active"),
+          key(queue, "failed"),
+          key(queue, "completed"),
+          key(queue, "events"),
+          key(queue, "meta"),
+          key(queue, "cv:cancelled"),
+          key(queue, "cv:retrying"),
+          key(queue, "cv:expiring"),
+          id,
+          String(Date.now()),
+          expiresAt === undefined ? "" : String(Math.round(expiresAt)),
+          cancelChannel,
+        )) as CancelResult;
+        // A job held in this process is aborted now, not a pub/sub round trip later.
+        if (answer === "requested") for (const consumer of consumers) consumer.cancelled(id);
+        return answer;
+      });
+    },
+
+    remove(id) {
+      return call(async () => {
+        const queue = await redis.hget(idsKey, id);
+        if (queue === null) return false;
+        return (await removeIds(queue, [id])) === 1;
+      });
+    },
+
+    async purge(queue, purgeOptions = {}) {
+      const { olderThanMs } = purgeOptions;
+      if (olderThanMs !== undefined && !(Number.isFinite(olderThanMs) && olderThanMs >= 0)) {
+        throw new ValidationError(
+          "the purge options",
+          [{ path: "olderThanMs", message: "must be a non-negative number" }],
+          {
+            scope: "bullmq",
+          },
+        );
+      }
+      const states = (purgeOptions.states ?? JOB_STATES).filter((state) => state !== "active");
+      if (states.length === 0) return 0;
+      return call(async () => {
+        const now = Date.now();
+        const records = await collect(queue, states);
+        const old = records.filter((record) => {
+          if (olderThanMs === undefined) return true;
+          const since = record.finishedAt ?? record.createdAt;
+          return now - since >= olderThanMs;
+        });
+        return removeIds(
+          queue,
+          old.map((record) => record.id),
+        );
+      });
+    },
+
+    pause(queue) {
+      return call(async () => {
+        await redis.sadd(queuesKey, queue);
+        await bull(queue).pause();
+      });
+    },
+
+    resume(queue) {
+      return call(async () => {
+        await redis.sadd(queuesKey, queue);
+        await bull(queue).resume();
+      });
+    },
+
+    async subscribe(listener, filter = {}) {
+      ensureOpen();
+      await call(subscriberReady);
+      hub ??= new EventHub({
+        prefix,
+        connection: eventsConnection,
+        knownQueues,
+        queueOf: async (id) => (await redis.hget(idsKey, id)) ?? undefined,
+        serverTimeMs,
+        onError,
+      });
+      const current = hub;
+      return call(() => current.subscribe(listener, filter));
+    },
+
+    metrics(queue, options = {}) {
+      return call(async () => {
+        const count = options.points ?? 60;
+        const [completed, failed] = await Promise.all([
+          bull(queue).getMetrics("completed", 0, count - 1),
+          bull(queue).getMetrics("failed", 0, count - 1),
+        ]);
+        return {
+          completedPerMinute: completed.data.map(Number),
+          failedPerMinute: failed.data.map(Number),
+          completedTotal: Number(completed.meta.count ?? 0),
+          failedTotal: Number(failed.meta.count ?? 0),
+        };
+      });
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (sweepTimer) clearInterval(sweepTimer);
+      await Promise.all([...consumers].map((consumer) => consumer.close({ drain: false })));
+      await hub?.close();
+      await Promise.all([...bullQueues.values()].map((queue) => queue.close().catch(() => undefined)));
+      await Promise.all(
+        own.map(async (client) => {
+          try {
+            if (client.status === "ready") await client.quit();
+            else client.disconnect();
+          } catch {
+            client.disconnect();
+          }
+        }),
+      );
+    },
+  };
+}) satisfies QueueFactory<BullmqQueueOptions>;
+
+/** Throughput of one queue from BullMQ's metrics, newest minute first. */
+export interface BullmqMetrics {
+  /** Jobs completed in each of the last minutes, newest first. */
+  completedPerMinute: number[];
+  /** Jobs failed (or cancelled while running) in each of the last minutes, newest first. */
+  failedPerMinute: number[];
+  /** Jobs completed since the metrics began. */
+  completedTotal: number;
+  /** Jobs failed since the metrics began. */
+  failedTotal: number;
+}
+
+/** What the BullMQ adapter offers beyond the Queue contract. */
+export interface BullmqExtras {
+  /**
+   * Throughput per minute of `queue`, as BullMQ's workers record it (one data point a minute,
+   * kept for a week). Only minutes in which a worker of this adapter ran are counted.
+   */
+  metrics(queue: string, options?: { points?: number }): Promise<BullmqMetrics>;
+}
