@@ -8,5 +8,6 @@ export default packageConfig({
   onSuccess: async () => {
     await cp("src/commands", "dist/commands", { recursive: true });
     await cp("src/queue/lua", "dist/queue/lua", { recursive: true });
+    await cp("src/schedules/lua", "dist/schedules/lua", { recursive: true });
   },
 });

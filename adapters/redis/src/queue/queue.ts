@@ -18,6 +18,7 @@ import {
 } from "@conveyor/core";
 import type { Cluster, Redis } from "ioredis";
 import { acquire, ioredisDriver, type RedisConnectionOptions, toBackendError } from "../connection.js";
+import { createRedisScheduleStore } from "../schedules/index.js";
 import { parseRedisUrl } from "../url.js";
 import { type ConsumerContext, RedisConsumer } from "./consumer.js";
 import { EventReader } from "./events.js";
@@ -260,6 +261,7 @@ export const createRedisQueue = ((options: RedisQueueOptions = {}): QueueAdapter
   return {
     name: "redis",
     capabilities: REDIS_QUEUE_CAPABILITIES,
+    schedules: createRedisScheduleStore(lease.client, base, call),
 
     async add(jobs) {
       ensureOpen();

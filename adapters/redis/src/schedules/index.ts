@@ -1,0 +1,2 @@
+export type { RedisCall } from "./store.js";
+export { createRedisScheduleStore } from "./store.js";
