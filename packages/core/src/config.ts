@@ -8,6 +8,7 @@ import type { ScheduleDefinition } from "./contracts/schedule.js";
 import type { Logger, Plugin, Task } from "./contracts/task.js";
 import { ConfigError } from "./errors.js";
 import type { TieredCacheOptions } from "./tiered-cache.js";
+import type { HeartbeatOptions } from "./workers.js";
 
 /** Options of workers started from the config (CLI `conveyor worker`). */
 export interface WorkerConfig {
@@ -51,6 +52,12 @@ export interface ConveyorConfig {
   worker?: WorkerConfig;
   /** Periodic tasks, upserted into the backend by the scheduler (`conveyor scheduler`, `createScheduler`). */
   schedules?: readonly ScheduleDefinition[];
+  /**
+   * How workers report themselves (host, pid, queues, concurrency, active jobs) in the cache, for
+   * `inspect workers` and the HTTP API; `false` turns heartbeats off.
+   * @defaultValue `{ intervalMs: 5_000, ttlMs: 15_000 }`
+   */
+  heartbeat?: HeartbeatOptions | false;
   /** Where lines go; `false` silences the runtime. @defaultValue a console logger at level info */
   logger?: Logger | false;
   /** Folders to resolve adapter packages from. @defaultValue [process.cwd()] */

@@ -30,6 +30,7 @@ import { validate } from "./schema.js";
 import { createTieredCache, splitCacheUrls } from "./tiered-cache.js";
 import { maskUrl } from "./url.js";
 import { createJobHandler, startWorker, type Worker, type WorkerOptions } from "./worker.js";
+import { createCacheWorkerRegistry, startHeartbeat, type WorkerInfo } from "./workers.js";
 
 /** Options of one enqueued job; each overrides the task's own setting. */
 export interface EnqueueOptions {
@@ -105,8 +106,10 @@ export interface Conveyor {
   enqueueMany<O = unknown>(task: string, items: readonly BulkItem<unknown>[]): Promise<EnqueuedJob<O>[]>;
   /** A handle on an existing job by id. */
   job<O = unknown>(id: string): JobHandle<O>;
-  /** Starts a worker that runs the registered tasks. */
+  /** Starts a worker that runs the registered tasks; it reports itself by heartbeat (see {@link Conveyor.workers}). */
   worker(options?: WorkerOptions): Worker;
+  /** Workers of every process sharing the cache, by their unexpired heartbeats. */
+  workers(): Promise<WorkerInfo[]>;
   /** Known queues with their paused flag. */
   queues(): Promise<QueueInfo[]>;
   /** Jobs per state in a queue. */
@@ -198,6 +201,7 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
     throw error;
   }
 
+  const workerRegistry = createCacheWorkerRegistry(cache);
   const tasks = new Map<string, Task>();
   const taskPlugin = new Map<string, string>();
   const resources = new ResourcePool(log);
@@ -347,6 +351,7 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
         resultTtlMs: settings.resultTtlMs,
         failedTtlMs: settings.failedTtlMs,
       });
+      let stopHeartbeat: (() => Promise<void>) | undefined;
       const worker = startWorker(
         queue,
         handler,
@@ -354,14 +359,18 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
         {
           log,
           onClosed: async (w) => {
+            await stopHeartbeat?.();
             workers.delete(w);
             if (workers.size === 0) await resources.dispose();
           },
         },
       );
       workers.add(worker);
+      if (settings.heartbeat !== false)
+        stopHeartbeat = startHeartbeat(workerRegistry, worker, { ...settings.heartbeat, log });
       return worker;
     },
+    workers: () => workerRegistry.list(),
 
     queues: () => queue.queues(),
     counts: (name) => queue.counts(name),

@@ -1,0 +1,16 @@
+export type { ApiToken, AuthOptions, Principal } from "./auth.js";
+export { Authenticator, isLoopbackHost, TOKENS_ENV_VAR } from "./auth.js";
+export type { ErrorBody } from "./errors.js";
+export { errorBody, HttpError, statusForError } from "./errors.js";
+export type { ConveyorFastifyOptions, FastifyInstanceLike } from "./fastify.js";
+export { conveyorFastify } from "./fastify.js";
+export type { ConveyorHandler, ConveyorHandlerOptions, CorsOptions } from "./handler.js";
+export { createConveyorHandler } from "./handler.js";
+export type { ConvertedSchema, JsonSchema, SchemaSource } from "./json-schema.js";
+export { taskSchemas, toJsonSchema } from "./json-schema.js";
+export { ServerMetrics } from "./metrics.js";
+export type { OpenApiOptions } from "./openapi.js";
+export { buildOpenApi } from "./openapi.js";
+export type { SubmitBody } from "./requests.js";
+export type { ConveyorServer, ServerOptions } from "./server.js";
+export { startServer } from "./server.js";
