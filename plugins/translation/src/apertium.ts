@@ -166,32 +166,48 @@ class Pipeline {
     return this.waiting.length;
   }
 
-  translate(text: string, signal: AbortSignal | undefined): Promise<string> {
+  /**
+   * Sends every text as one segment, in one write, and resolves with the answers in order. One
+   * abort listener per call: aborting abandons the call's texts (their answers are read and
+   * dropped, so later answers stay in order).
+   */
+  translate(texts: readonly string[], signal: AbortSignal | undefined): Promise<string[]> {
     if (this.failure) return Promise.reject(this.failure);
-    return new Promise<string>((resolve, reject) => {
-      const entry: Waiting = { source: text, resolve, reject, abandoned: false };
-      if (signal) {
-        if (signal.aborted) {
-          reject(signal.reason);
-          return;
-        }
-        const onAbort = () => {
-          entry.abandoned = true;
-          reject(signal.reason);
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-        entry.resolve = (value) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(value);
-        };
-        entry.reject = (error) => {
-          signal.removeEventListener("abort", onAbort);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<string[]>((resolve, reject) => {
+      const answers: string[] = new Array(texts.length);
+      let left = texts.length;
+      let settled = false;
+      const entries: Waiting[] = [];
+      const finish = (error: unknown, value?: string[]) => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener("abort", onAbort);
+        if (error !== undefined) {
+          for (const entry of entries) entry.abandoned = true;
           reject(error);
-        };
-      }
-      this.waiting.push(entry);
-      if (this.waiting.length === 1) this.armStallTimer();
-      this.child.stdin.write(encodeSegment(text));
+        } else resolve(value as string[]);
+      };
+      const onAbort = () => finish(signal?.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      let payload = "";
+      texts.forEach((text, index) => {
+        entries.push({
+          source: text,
+          abandoned: false,
+          resolve: (answer) => {
+            answers[index] = answer;
+            if (--left === 0) finish(undefined, answers);
+          },
+          reject: (error) => finish(error),
+        });
+        payload += encodeSegment(text);
+      });
+      const wasIdle = this.waiting.length === 0;
+      for (const entry of entries) this.waiting.push(entry);
+      if (wasIdle) this.armStallTimer();
+      if (texts.length === 0) finish(undefined, answers);
+      else this.child.stdin.write(payload);
     });
   }
 
@@ -400,7 +416,7 @@ async function loadApertium(options: typeof DEFAULTS, context: ResourceContext):
     started++;
     log.debug("apertium pipeline started", { mode });
     if (options.healthCheck !== false) {
-      const answer = await pipeline.translate(options.healthCheck, undefined).catch(async (error) => {
+      const [answer] = await pipeline.translate([options.healthCheck], undefined).catch(async (error) => {
         await pipeline.close();
         throw new EngineUnavailableError(
           "apertium",
@@ -440,9 +456,16 @@ async function loadApertium(options: typeof DEFAULTS, context: ResourceContext):
       }
       signal?.throwIfAborted();
       const pipeline = await pipelineFor(mode);
-      return Promise.all(
-        texts.map((text) => (text.trim() === "" ? Promise.resolve(text) : pipeline.translate(text, signal))),
+      const answers = [...texts];
+      const indexes = texts.flatMap((text, index) => (text.trim() === "" ? [] : [index]));
+      const translated = await pipeline.translate(
+        indexes.map((index) => texts[index] as string),
+        signal,
       );
+      indexes.forEach((index, k) => {
+        answers[index] = translated[k] as string;
+      });
+      return answers;
     },
     async languages() {
       return pairsOf(modes, options.modes);

@@ -150,7 +150,11 @@ export function defineEngine(options: DefineEngineOptions): EngineDefinition {
   }
   const resource = defineResource<TranslationEngine>({
     name: `translation.engine.${options.name}`,
-    load: options.load,
+    async load(context) {
+      const engine = await options.load(context);
+      context.log.debug("translation engine loaded", { engine: options.name });
+      return engine;
+    },
     dispose: (engine) => engine.close(),
   });
   return Object.freeze({

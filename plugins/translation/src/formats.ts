@@ -517,6 +517,10 @@ export class JsonArrayScanner {
       pos = done;
       this.phase = "between";
     }
+    if (final && this.phase === "end" && pos < buffer.length) {
+      yield* this.glue(buffer.slice(pos));
+      pos = buffer.length;
+    }
     if (final && this.phase !== "end") {
       throw new ScanError(
         this.phase === "start"
