@@ -151,6 +151,8 @@ export class BeeConsumer implements Consumer {
   private closed: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private failing = false;
+  /** Counts Bee-Queue's deliveries to this consumer: the claim token. */
+  private deliveries = 0;
 
   constructor(
     private readonly ctx: ConsumerContext,
@@ -259,7 +261,7 @@ export class BeeConsumer implements Consumer {
 
   private async runClaimed(job: BeeQueue.Job<unknown>): Promise<unknown> {
     const { workerId } = this.settings;
-    const reply = await this.persist<string[] | string>("claim-0", [job.id, workerId]);
+    const reply = await this.persist<string[] | string>("claim-0", [job.id, workerId, ++this.deliveries]);
     if (typeof reply === "string") {
       // 'skip': finished or cancelled while it waited; 'gone': removed, expired, or not a Conveyor job.
       if (reply === "gone" && typeof (job.data as { task?: unknown })?.task !== "string") {

@@ -4,26 +4,43 @@
   ARGV[1..3]  CV, BQ, now
   ARGV[4]     job id
   ARGV[5]     worker id
+  ARGV[6]     claim token: unique per delivery by Bee-Queue, so a repeated call (its answer lost
+              with the connection) is told apart from a second delivery of a stalled job
 
   Returns     the record's HGETALL once active; 'gone' when there is no record (removed, expired,
               or not a Conveyor job); 'skip' when it must not run (finished or cancelled)
 ]]
 -- @include common
-local id, workerId = ARGV[4], ARGV[5]
+local id, workerId, token = ARGV[4], ARGV[5], ARGV[5] .. '/' .. ARGV[6]
 local state = load(id)
 if not state then return 'gone' end
 if TERMINAL[state] then return 'skip' end
 local key = jkey(id)
--- A repeat of a claim that landed but whose answer was lost with the connection.
-if state == 'active' and redis.call('HGET', key, 'workerId') == workerId then
+if state == 'active' and redis.call('HGET', key, 'claim') == token then
+  -- A repeat of this very claim, whose answer was lost with the connection.
   return redis.call('HGETALL', key)
 end
 local queue = redis.call('HGET', key, 'queue')
 local attempt = tonumber(redis.call('HGET', key, 'attempt')) + 1
--- Bee-Queue raised it from its delayed set without a word: the job is ready now.
-if state == 'delayed' or state == 'retrying' then publish(queue, id, 'waiting', attempt - 1, nil) end
+if state == 'delayed' or state == 'retrying' then
+  -- Bee-Queue raised it from its delayed set without a word: the job is ready now.
+  publish(queue, id, 'waiting', attempt - 1, nil)
+elseif state == 'active' then
+  -- Bee-Queue's stall check handed out a job whose record still names its last worker.
+  publish(queue, id, 'stalled', attempt - 1, nil)
+  local cancel = redis.call('HGET', key, 'cancel')
+  if cancel then
+    -- Its cancel was asked for while it ran: it ends cancelled instead of running again.
+    redis.call('HDEL', key, 'cancel', 'workerId')
+    move(id, queue, state, 'cancelled')
+    redis.call('HSET', key, 'finishedAt', NOW_S)
+    if cancel ~= 'keep' then setExpiry(id, queue, 'cancelled', cancel) end
+    publish(queue, id, 'cancelled', attempt - 1, nil)
+    return 'skip'
+  end
+end
 move(id, queue, state, 'active')
-redis.call('HSET', key, 'attempt', attempt, 'startedAt', NOW_S, 'workerId', workerId)
+redis.call('HSET', key, 'attempt', attempt, 'startedAt', NOW_S, 'workerId', workerId, 'claim', token)
 redis.call('HDEL', key, 'cancel', 'fin')
 publish(queue, id, 'active', attempt, nil)
 return redis.call('HGETALL', key)

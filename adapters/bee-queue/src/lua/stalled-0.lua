@@ -15,7 +15,10 @@ local changed = 0
 for i = 5, #ARGV do
   local id = ARGV[i]
   local key = jkey(id)
-  if load(id) == 'active' and redis.call('HGET', key, 'queue') == queue then
+  -- Only while the job still waits on Bee-Queue's list: once a worker took it again, its claim
+  -- (which sees the record still active) tells the story instead.
+  if load(id) == 'active' and redis.call('HGET', key, 'queue') == queue
+    and redis.call('LPOS', bq(queue, 'waiting'), id, 'MAXLEN', 1000) then
     local attempt = redis.call('HGET', key, 'attempt')
     redis.call('HDEL', key, 'workerId')
     publish(queue, id, 'stalled', attempt, nil)
