@@ -272,7 +272,7 @@ export async function frameLevels(wav: WavInfo, frameMs = 10): Promise<Float32Ar
 
 /**
  * Splits audio into chunks of at most `maxChunkMs`, cutting in the middle of the longest pause
- * near the end of each chunk, so no word is cut in two where the speaker pauses at all; audio
+ * in the second half of each chunk (else the latest pause in it), so no word is cut in two where the speaker pauses at all; audio
  * without a pause is cut at `maxChunkMs`. A pause is a run of frames quieter than the noise floor
  * (10th percentile) + 15 dB, clamped to [−60, −30] dBFS. Chunks that are silence only are dropped.
  */
@@ -301,14 +301,19 @@ export function planChunks(levels: Float32Array, durationMs: number, options: Ch
   let start = 0;
   while (levels.length - start > maxFrames) {
     const limit = start + maxFrames;
-    // The longest pause whose middle lies in the second half of the window; a cut there leaves
-    // chunks of useful length and keeps the pause's silence on both sides of the cut.
+    // The longest pause whose middle lies in the second half of the window: a cut there leaves
+    // chunks of useful length and keeps the pause's silence on both sides of the cut. Failing
+    // that, the latest pause in the window, which still beats cutting through a word.
     let best: [number, number] | undefined;
+    let latest: [number, number] | undefined;
     for (const pause of pauses) {
       const middle = (pause[0] + pause[1]) >> 1;
-      if (middle <= start + (maxFrames >> 1) || middle >= limit) continue;
+      if (middle <= start || middle >= limit) continue;
+      latest = pause;
+      if (middle <= start + (maxFrames >> 1)) continue;
       if (!best || pause[1] - pause[0] > best[1] - best[0]) best = pause;
     }
+    best ??= latest;
     const cut = best ? (best[0] + best[1]) >> 1 : limit;
     cuts.push(cut);
     start = cut;

@@ -7,7 +7,7 @@ import type {
 } from "./engine.js";
 import { round3 } from "./engine.js";
 import { EngineNotInstalledError, SttEngineError } from "./errors.js";
-import { durationToMs, type HttpEngineOptions, requestJson } from "./http.js";
+import { abortableSleep, durationToMs, type HttpEngineOptions, requestJson } from "./http.js";
 
 /**
  * Options of {@link googleSpeech}.
@@ -170,17 +170,7 @@ export function googleSpeech(options: GoogleSpeechOptions = {}): SttEngineFactor
             );
           }
           while (!operation.done) {
-            await new Promise<void>((resolve, reject) => {
-              const timer = setTimeout(resolve, pollIntervalMs);
-              request.signal.addEventListener(
-                "abort",
-                () => {
-                  clearTimeout(timer);
-                  reject(request.signal.reason);
-                },
-                { once: true },
-              );
-            });
+            await abortableSleep(pollIntervalMs, request.signal);
             operation = (await requestJson(
               "google",
               address(`operations/${encodeURIComponent(operation.name!)}`),

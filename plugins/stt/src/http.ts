@@ -12,7 +12,8 @@ export interface HttpEngineOptions {
   fetch?: typeof fetch;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
+/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
+export const abortableSleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       signal.removeEventListener("abort", onAbort);
@@ -69,7 +70,7 @@ export async function requestJson(
           },
         );
       }
-      await sleep(delayMs, options.signal);
+      await abortableSleep(delayMs, options.signal);
       delayMs *= 2;
       continue;
     }
@@ -92,7 +93,7 @@ export async function requestJson(
     const retryable = response.status === 429 || response.status >= 500;
     if (retryable && attempt < retries) {
       const wait = Math.min(60_000, retryAfterMs(response.headers.get("retry-after")) ?? delayMs);
-      await sleep(wait, options.signal);
+      await abortableSleep(wait, options.signal);
       delayMs *= 2;
       continue;
     }

@@ -99,20 +99,21 @@ export function openAiTranscription(options: OpenAiTranscriptionOptions = {}): S
               `${url} answered without a "text" field. Is it an OpenAI-compatible transcription endpoint?`,
             );
           }
-          const segments: TranscriptSegment[] = Array.isArray(json.segments)
-            ? json.segments
-                .filter((s) => typeof s.text === "string" && s.text.trim())
-                .map((s) => ({
-                  startMs: Math.round(Number(s.start ?? 0) * 1000),
-                  endMs: Math.round(Number(s.end ?? 0) * 1000),
-                  text: String(s.text).trim(),
-                  ...(typeof s.avg_logprob === "number"
-                    ? { confidence: round3(Math.exp(s.avg_logprob)) }
-                    : {}),
-                }))
-            : json.text.trim()
-              ? [{ startMs: 0, endMs: Math.round(audio.durationMs), text: json.text.trim() }]
-              : [];
+          const segments: TranscriptSegment[] =
+            Array.isArray(json.segments) && json.segments.length
+              ? json.segments
+                  .filter((s) => typeof s.text === "string" && s.text.trim())
+                  .map((s) => ({
+                    startMs: Math.round(Number(s.start ?? 0) * 1000),
+                    endMs: Math.round(Number(s.end ?? 0) * 1000),
+                    text: String(s.text).trim(),
+                    ...(typeof s.avg_logprob === "number"
+                      ? { confidence: round3(Math.exp(s.avg_logprob)) }
+                      : {}),
+                  }))
+              : json.text.trim()
+                ? [{ startMs: 0, endMs: Math.round(audio.durationMs), text: json.text.trim() }]
+                : [];
           return { segments, ...(typeof json.language === "string" ? { language: json.language } : {}) };
         },
       };

@@ -120,6 +120,15 @@ export interface TranscribeTaskOptions {
   platform: () => Conveyor | undefined;
 }
 
+/** A BCP-47 tag in its canonical case (`en-us` → `en-US`); other strings as they are. */
+function canonicalLanguage(tag: string): string {
+  try {
+    return Intl.getCanonicalLocales(tag)[0] ?? tag;
+  } catch {
+    return tag;
+  }
+}
+
 const isUrl = (value: string) => /^https?:\/\//i.test(value);
 
 async function download(
@@ -392,11 +401,12 @@ export function transcribeTasks(
         const segments: TranscriptSegment[] = results.flatMap((result) => result.segments);
         const transcript: TranscribeResult = {
           text: segments.map((segment) => segment.text).join(" "),
-          language:
+          language: canonicalLanguage(
             input.language ??
-            results.find((r) => r.language)?.language ??
-            options.engine.defaultLanguage ??
-            "und",
+              results.find((r) => r.language)?.language ??
+              options.engine.defaultLanguage ??
+              "und",
+          ),
           durationMs,
           segments,
           chunks: spans.length,

@@ -24,10 +24,13 @@ const has = (program: string) => {
   }
 };
 
+/** Whether sox (the audio decoder) is installed. */
+export const SOX_PRESENT = has("sox");
+
 /** Whether the real programs the tests need are installed (`.ci/run` installs them). */
 export const ENGINE_PRESENT =
   has("espeak-ng") &&
-  has("sox") &&
+  SOX_PRESENT &&
   has("/usr/bin/python3") &&
   (() => {
     try {
