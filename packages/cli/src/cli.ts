@@ -5,6 +5,7 @@ import { registerConvert } from "./commands/convert.js";
 import { registerEnqueue, registerRun } from "./commands/enqueue.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerJobCommands } from "./commands/jobs.js";
+import { registerSchedule } from "./commands/schedule.js";
 import type { ActionFactory, CommandRun } from "./commands/types.js";
 import { registerWorker } from "./commands/worker.js";
 import { CommandContext, type GlobalOptions } from "./context.js";
@@ -90,6 +91,7 @@ export function createCli(io: CliIo = {}): Command {
   registerRun(program, action);
   registerJobCommands(program, action);
   registerInspect(program, action);
+  registerSchedule(program, action);
   registerConvert(program, action);
   states.set(program, state);
   return program;
