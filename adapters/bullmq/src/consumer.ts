@@ -18,9 +18,7 @@ import { FIELD, type JobData } from "./record.js";
 /** What a consumer needs from its adapter. */
 export interface ConsumerContext {
   readonly prefix: string;
-  /** The command connection (the adapter's own writes next to BullMQ's). */
-  readonly redis: Redis;
-  /** The connection the BullMQ Workers share (maxRetriesPerRequest: null). */
+  /** The connection of the adapter's own writes next to BullMQ's (the workers' one). */
   workerConnection(): Redis;
   readonly stalledIntervalMs: number;
   readonly maxStalledCount: number;
@@ -251,7 +249,7 @@ export class BullmqConsumer implements Consumer {
   private async handBack(claim: Claim): Promise<never> {
     const { job, token } = claim;
     try {
-      await this.ctx.redis.hincrby(this.jobKey(claim.record.queue, claim.record.id), "ats", -1);
+      await this.ctx.workerConnection().hincrby(this.jobKey(claim.record.queue, claim.record.id), "ats", -1);
       await job.moveToWait(token);
     } finally {
       claim.abort(new WorkerClosingError());
@@ -260,7 +258,8 @@ export class BullmqConsumer implements Consumer {
   }
 
   private async persist(queue: string, claim: Claim, outcome: Outcome): Promise<unknown> {
-    const { redis, prefix } = this.ctx;
+    const { prefix } = this.ctx;
+    const redis = this.ctx.workerConnection();
     const { id, attempt } = claim.record;
     const key = this.jobKey(queue, id);
     const set = (name: string) => `${prefix}:${queue}:cv:${name}`;
@@ -343,7 +342,7 @@ export class BullmqConsumer implements Consumer {
 
   /** Adds a Conveyor event to the queue's BullMQ event stream; failures are reported, not thrown. */
   private emit(queue: string, event: string, id: string, fields: (string | number)[]): void {
-    const multi = this.ctx.redis.multi();
+    const multi = this.ctx.workerConnection().multi();
     this.emitTo(multi, queue, event, id, fields);
     multi.exec().catch((error) => this.ctx.onError(error));
   }
@@ -360,7 +359,7 @@ export class BullmqConsumer implements Consumer {
     if (this.held.size === 0 || this.closed) return;
     const claims = [...this.held.values()];
     try {
-      const pipeline = this.ctx.redis.pipeline();
+      const pipeline = this.ctx.workerConnection().pipeline();
       for (const claim of claims)
         pipeline.hget(this.jobKey(claim.record.queue, claim.record.id), FIELD.cancel);
       const replies = (await pipeline.exec()) ?? [];

@@ -429,7 +429,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
 
   const context: ConsumerContext = {
     prefix,
-    redis,
+    // A worker's own writes wait out an outage like BullMQ's do: an outcome is never lost to it.
     workerConnection,
     stalledIntervalMs: settings.stalledIntervalMs,
     maxStalledCount: settings.maxStalledCount,
