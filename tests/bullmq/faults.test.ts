@@ -11,6 +11,8 @@ interface WorkerProcess {
   readonly child: ChildProcess;
   /** "start <id> <attempt>" lines seen so far. */
   readonly starts: { id: string; attempt: number }[];
+  /** "aborted <id> <reason>" lines seen so far. */
+  readonly aborted: { id: string; reason: string }[];
   readonly ready: Promise<void>;
   readonly exited: Promise<void>;
 }
@@ -28,6 +30,7 @@ function startWorker(args: (string | number)[]): WorkerProcess {
   );
   children.push(child);
   const starts: { id: string; attempt: number }[] = [];
+  const aborted: { id: string; reason: string }[] = [];
   let markReady: () => void;
   const ready = new Promise<void>((resolve) => {
     markReady = resolve;
@@ -42,11 +45,13 @@ function startWorker(args: (string | number)[]): WorkerProcess {
       if (line === "ready") markReady();
       const match = /^start (\S+) (\d+)$/.exec(line);
       if (match) starts.push({ id: match[1]!, attempt: Number(match[2]) });
+      const abort = /^aborted (\S+) (\S+)$/.exec(line);
+      if (abort) aborted.push({ id: abort[1]!, reason: abort[2]! });
       end = buffer.indexOf("\n");
     }
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return { child, starts, ready, exited };
+  return { child, starts, aborted, ready, exited };
 }
 
 const children: ChildProcess[] = [];
@@ -121,6 +126,33 @@ describe("bullmq queue faults", () => {
     expect(rerun.length).toBe(inFlight);
     second.child.kill("SIGTERM");
   }, 60_000);
+
+  it("cancel from another process aborts the running handler's signal there; the job ends cancelled", async () => {
+    const redis = await startRedisServer();
+    closers.push(() => redis.stop());
+    const prefix = randomPrefix();
+    const name = `${prefix}-q`;
+    const url = `bullmq+${redis.url}`;
+    const queue = createBullmqQueue({ url, prefix, log: silentLogger, checkPersistence: false });
+    closers.push(() => queue.close());
+    const worker = startWorker([url, prefix, name, 2, 30_000, 1, 30_000]);
+    await worker.ready;
+    const [job] = jobs(prefix, name, 0, 1);
+    await queue.add([{ ...job!, task: "faults.hold" }]);
+    await waitFor(() => worker.starts.length === 1, { timeoutMs: 10_000, message: "the job to start" });
+    expect(await queue.cancel(job!.id, { expiresAt: Date.now() + 60_000 })).toBe("requested");
+    await waitFor(() => worker.aborted.length === 1, { timeoutMs: 5_000, message: "the handler to abort" });
+    expect(worker.aborted[0]).toEqual({ id: job!.id, reason: "JobCancelledError" });
+    const record = await waitFor(
+      async () => {
+        const current = await queue.getJob(job!.id);
+        return current?.state === "cancelled" ? current : undefined;
+      },
+      { timeoutMs: 5_000, message: "the job to be cancelled" },
+    );
+    expect(record.error).toMatchObject({ name: "JobCancelledError" });
+    expect(await queue.counts(name)).toMatchObject({ active: 0, cancelled: 1, failed: 0 });
+  }, 30_000);
 
   it("redis-server killed and restarted (AOF, fsync always) mid-run: no acknowledged enqueue is lost and the worker resumes by itself", async () => {
     const redis: RedisServerHandle = await startRedisServer({ appendonly: true, appendfsync: "always" });
