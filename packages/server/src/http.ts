@@ -36,7 +36,10 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
     );
   }
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(maxBytes);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    discard(req, maxBytes);
+    throw tooLarge(maxBytes);
+  }
 
   const chunks: Buffer[] = [];
   let size = 0;
@@ -51,8 +54,7 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
       size += chunk.length;
       if (size > maxBytes) {
         cleanup();
-        // The rest of the body is discarded; the answer closes the connection (see sendJson).
-        req.resume();
+        discard(req, maxBytes);
         reject(tooLarge(maxBytes));
         return;
       }
@@ -97,12 +99,25 @@ export async function readJsonBody(req: IncomingMessage, maxBytes: number): Prom
   }
 }
 
+/**
+ * Reads and drops the rest of a refused body, so the client (still sending) gets to read the 413
+ * instead of a connection reset; a client that keeps sending past 16 times the limit is cut off.
+ */
+function discard(req: IncomingMessage, maxBytes: number): void {
+  let dropped = 0;
+  req.on("data", (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > maxBytes * 16) req.socket.destroy();
+  });
+  req.resume();
+}
+
 function tooLarge(maxBytes: number): HttpError {
   return new HttpError(
     413,
     "PAYLOAD_TOO_LARGE",
     `the request body is larger than ${maxBytes} bytes. Send less (bulk submit in several requests, or pass large data by reference), or raise maxBodyBytes.`,
-    { details: { maxBodyBytes: maxBytes }, headers: { connection: "close" } },
+    { details: { maxBodyBytes: maxBytes } },
   );
 }
 
