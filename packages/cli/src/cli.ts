@@ -6,6 +6,7 @@ import { registerEnqueue, registerRun } from "./commands/enqueue.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerJobCommands } from "./commands/jobs.js";
 import { registerSchedule } from "./commands/schedule.js";
+import { registerServe } from "./commands/serve.js";
 import type { ActionFactory, CommandRun } from "./commands/types.js";
 import { registerWorker } from "./commands/worker.js";
 import { CommandContext, type GlobalOptions } from "./context.js";
@@ -92,6 +93,7 @@ export function createCli(io: CliIo = {}): Command {
   registerJobCommands(program, action);
   registerInspect(program, action);
   registerSchedule(program, action);
+  registerServe(program, action);
   registerConvert(program, action);
   states.set(program, state);
   return program;
