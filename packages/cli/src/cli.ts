@@ -6,7 +6,7 @@ import { registerEnqueue, registerRun } from "./commands/enqueue.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerJobCommands } from "./commands/jobs.js";
 import { registerSchedule } from "./commands/schedule.js";
-import { registerServe } from "./commands/serve.js";
+import { registerTranscribe } from "./commands/transcribe.js";
 import type { ActionFactory, CommandRun } from "./commands/types.js";
 import { registerWorker } from "./commands/worker.js";
 import { CommandContext, type GlobalOptions } from "./context.js";
@@ -93,8 +93,8 @@ export function createCli(io: CliIo = {}): Command {
   registerJobCommands(program, action);
   registerInspect(program, action);
   registerSchedule(program, action);
-  registerServe(program, action);
   registerConvert(program, action);
+  registerTranscribe(program, action);
   states.set(program, state);
   return program;
 }

@@ -84,7 +84,16 @@ export function formatTranscript(transcript: Transcript, format: TranscriptForma
     case "txt":
       return transcript.segments.length ? `${transcript.segments.map((s) => s.text).join("\n")}\n` : "";
     case "json":
-      return `${JSON.stringify(transcript, null, 2)}\n`;
+      return `${JSON.stringify(
+        {
+          text: transcript.text,
+          language: transcript.language,
+          durationMs: transcript.durationMs,
+          segments: transcript.segments,
+        },
+        null,
+        2,
+      )}\n`;
     case "srt":
       return cues
         .map((cue, i) => `${i + 1}\n${clock(cue.startMs, ",")} --> ${clock(cue.endMs, ",")}\n${cue.text}\n`)

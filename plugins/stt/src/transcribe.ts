@@ -55,7 +55,10 @@ export const TranscribeInput = z
     phrases: z.array(z.string().min(1).max(1_000)).min(1).max(10_000).optional(),
     /** Also write the transcript to this file (inside a root); its folder must exist. */
     output: z.string().min(1).optional(),
-    /** Format of `output`. @defaultValue from its extension (.txt, .json, .srt, .vtt), else json */
+    /**
+     * Format of `output`; without `output`, the result carries the transcript in this format as
+     * `formatted`. @defaultValue from the extension of `output` (.txt, .json, .srt, .vtt), else json
+     */
     format: z.enum(TRANSCRIPT_FORMATS).optional(),
     /** Longest chunk, in ms; longer audio is split on silence. @defaultValue the engine's */
     maxChunkMs: z.number().int().min(2_000).max(3_600_000).optional(),
@@ -88,6 +91,8 @@ export interface TranscribeResult extends Transcript {
   chunks: number;
   /** The absolute path of the transcript file, when `output` was given. */
   output?: string;
+  /** The transcript in `format`, when `format` was given without `output` (for a CLI to print). */
+  formatted?: string;
 }
 
 /** The input of the child task `stt.transcribeChunk`. */
@@ -425,6 +430,7 @@ export function transcribeTasks(
           }
           transcript.output = output;
         }
+        if (!output && input.format) transcript.formatted = formatTranscript(transcript, input.format);
         await ctx.progress(durationMs, durationMs, "transcribed");
         return transcript;
       } finally {
