@@ -12,23 +12,28 @@
 ]]
 -- @include common
 local id, workerId, token = ARGV[4], ARGV[5], ARGV[5] .. '/' .. ARGV[6]
-local state = load(id)
-if not state then return 'gone' end
-if TERMINAL[state] then return 'skip' end
 local key = jkey(id)
-if state == 'active' and redis.call('HGET', key, 'claim') == token then
+-- One read for the hot path: state, expiresAt, queue, attempt, claim, cancel.
+local f = redis.call('HMGET', key, 'state', 'expiresAt', 'queue', 'attempt', 'claim', 'cancel')
+local state, queue = f[1], f[3]
+if not state then return 'gone' end
+if f[2] and tonumber(f[2]) <= NOW then
+  destroy(id, queue, state)
+  return 'gone'
+end
+if TERMINAL[state] then return 'skip' end
+if state == 'active' and f[5] == token then
   -- A repeat of this very claim, whose answer was lost with the connection.
   return redis.call('HGETALL', key)
 end
-local queue = redis.call('HGET', key, 'queue')
-local attempt = tonumber(redis.call('HGET', key, 'attempt')) + 1
+local attempt = tonumber(f[4]) + 1
 if state == 'delayed' or state == 'retrying' then
   -- Bee-Queue raised it from its delayed set without a word: the job is ready now.
   publish(queue, id, 'waiting', attempt - 1, nil)
 elseif state == 'active' then
   -- Bee-Queue's stall check handed out a job whose record still names its last worker.
   publish(queue, id, 'stalled', attempt - 1, nil)
-  local cancel = redis.call('HGET', key, 'cancel')
+  local cancel = f[6]
   if cancel then
     -- Its cancel was asked for while it ran: it ends cancelled instead of running again.
     redis.call('HDEL', key, 'cancel', 'workerId')
@@ -39,8 +44,12 @@ elseif state == 'active' then
     return 'skip'
   end
 end
-move(id, queue, state, 'active')
-redis.call('HSET', key, 'attempt', attempt, 'startedAt', NOW_S, 'workerId', workerId, 'claim', token)
-redis.call('HDEL', key, 'cancel', 'fin')
+if state ~= 'active' then
+  redis.call('SREM', skey(queue, state), id)
+  redis.call('SADD', skey(queue, 'active'), id)
+end
+redis.call('HSET', key, 'state', 'active', 'attempt', attempt, 'startedAt', NOW_S, 'workerId', workerId,
+  'claim', token)
+if f[6] then redis.call('HDEL', key, 'cancel') end
 publish(queue, id, 'active', attempt, nil)
 return redis.call('HGETALL', key)

@@ -15,25 +15,33 @@
 -- @include common
 local id, workerId, attempt, kind, payload, time = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 local key = jkey(id)
-local state = load(id)
-if state ~= 'active' or redis.call('HGET', key, 'attempt') ~= attempt
-  or redis.call('HGET', key, 'workerId') ~= workerId then
+local fin = workerId .. '/' .. attempt
+-- One read for the hot path: state, attempt, workerId, queue, fin, cancel.
+local f = redis.call('HMGET', key, 'state', 'attempt', 'workerId', 'queue', 'fin', 'cancel')
+local state, queue = f[1], f[4]
+if state ~= 'active' or f[2] ~= attempt or f[3] ~= workerId then
   -- A repeat of a call that landed but whose answer was lost with the connection.
-  if state and redis.call('HGET', key, 'fin') == workerId .. '/' .. attempt then return 1 end
+  if state and f[5] == fin then return 1 end
   return 0
 end
-local queue = redis.call('HGET', key, 'queue')
-redis.call('HDEL', key, 'workerId', 'cancel')
-redis.call('HSET', key, 'fin', workerId .. '/' .. attempt)
+if f[6] then redis.call('HDEL', key, 'workerId', 'cancel') else redis.call('HDEL', key, 'workerId') end
 if kind == 'completed' then
-  move(id, queue, state, 'completed')
-  redis.call('HSET', key, 'finishedAt', NOW_S)
-  if payload ~= '' then redis.call('HSET', key, 'result', payload) else redis.call('HDEL', key, 'result') end
+  redis.call('SREM', skey(queue, 'active'), id)
+  redis.call('SADD', skey(queue, 'completed'), id)
+  if payload ~= '' then
+    redis.call('HSET', key, 'state', 'completed', 'fin', fin, 'finishedAt', NOW_S, 'result', payload)
+  else
+    redis.call('HSET', key, 'state', 'completed', 'fin', fin, 'finishedAt', NOW_S)
+    redis.call('HDEL', key, 'result')
+  end
   setExpiry(id, queue, 'completed', time)
   local data = payload
   if data == '' then data = 'null' end
   publish(queue, id, 'completed', attempt, nil, 'succeeded', data)
-elseif kind == 'failed' then
+  return 1
+end
+redis.call('HSET', key, 'fin', fin)
+if kind == 'failed' then
   move(id, queue, state, 'failed')
   redis.call('HSET', key, 'finishedAt', NOW_S, 'error', payload)
   setExpiry(id, queue, 'failed', time)
@@ -58,7 +66,7 @@ elseif kind == 'postpone' then
   else
     move(id, queue, state, 'delayed')
   end
-else -- cancelled
+elseif kind == 'cancelled' then
   move(id, queue, state, 'cancelled')
   redis.call('HSET', key, 'finishedAt', NOW_S)
   local extra = nil
