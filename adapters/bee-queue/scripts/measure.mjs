@@ -104,7 +104,8 @@ for (let round = 0; round < ROUNDS; round++) {
       ["bare", bareRound],
       ["conveyor", conveyorRound],
     ]) {
-      (results[`${name} ${concurrency}`] ??= []).push(await run(concurrency));
+      const key = `${name} ${concurrency}`;
+      results[key] = [...(results[key] ?? []), await run(concurrency)];
     }
   }
 }

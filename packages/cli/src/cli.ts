@@ -7,6 +7,7 @@ import { registerInspect } from "./commands/inspect.js";
 import { registerJobCommands } from "./commands/jobs.js";
 import { registerSchedule } from "./commands/schedule.js";
 import { registerTranscribe } from "./commands/transcribe.js";
+import { registerTranslate } from "./commands/translate.js";
 import type { ActionFactory, CommandRun } from "./commands/types.js";
 import { registerWorker } from "./commands/worker.js";
 import { CommandContext, type GlobalOptions } from "./context.js";
@@ -94,6 +95,7 @@ export function createCli(io: CliIo = {}): Command {
   registerInspect(program, action);
   registerSchedule(program, action);
   registerConvert(program, action);
+  registerTranslate(program, action);
   registerTranscribe(program, action);
   states.set(program, state);
   return program;
