@@ -129,5 +129,11 @@ export { createTieredCache, splitCacheUrls } from "./tiered-cache.js";
 export { maskUrl, maskUrlsIn, parseUrl, urlScheme } from "./url.js";
 export type { CloseOptions, HandlerContext, Worker, WorkerOptions } from "./worker.js";
 export { createJobHandler } from "./worker.js";
-export type { CacheWorkerRegistryOptions, HeartbeatOptions, WorkerInfo, WorkerRegistry } from "./workers.js";
+export type {
+  CacheWorkerRegistryOptions,
+  HeartbeatOptions,
+  HeartbeatSubject,
+  WorkerInfo,
+  WorkerRegistry,
+} from "./workers.js";
 export { createCacheWorkerRegistry, startHeartbeat } from "./workers.js";

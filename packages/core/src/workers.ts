@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { Cache } from "./contracts/cache.js";
 import type { Logger } from "./contracts/task.js";
+import type { Worker } from "./worker.js";
 
 /** A worker as it reports itself in its heartbeat, visible from every process sharing the cache. */
 export interface WorkerInfo {
@@ -119,8 +120,8 @@ export interface HeartbeatOptions {
   ttlMs?: number;
 }
 
-/** What a heartbeat reads from a running worker. */
-interface Beating {
+/** What a heartbeat reads from a running worker (a {@link Worker} fits it). */
+export interface HeartbeatSubject {
   readonly id: string;
   readonly queues: readonly string[];
   readonly concurrency: number;
@@ -134,7 +135,7 @@ interface Beating {
  */
 export function startHeartbeat(
   registry: WorkerRegistry,
-  worker: Beating,
+  worker: HeartbeatSubject,
   options: HeartbeatOptions & { log: Logger },
 ): () => Promise<void> {
   const intervalMs = options.intervalMs ?? 5_000;
