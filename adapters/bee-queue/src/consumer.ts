@@ -144,7 +144,7 @@ function encodeOutcome(record: JobRecord, outcome: Outcome): { outcome: Outcome;
  */
 export class BeeConsumer implements Consumer {
   private readonly held = new Map<string, Claim>();
-  private readonly bees: Bee[];
+  private readonly bees = new Set<Bee>();
   private readonly parked: (() => void)[] = [];
   private running = 0;
   private closing = false;
@@ -159,22 +159,9 @@ export class BeeConsumer implements Consumer {
     private readonly settings: ConsumerSettings,
     private readonly handler: JobHandler,
   ) {
-    this.bees = settings.queues.map((queue) => {
-      const bee = createWorkerBee(queue, {
-        prefix: ctx.prefix,
-        client: ctx.client,
-        stallIntervalMs: settings.leaseMs,
-        delayedWindowMs: settings.checkIntervalMs,
-      });
-      bee.on("error", (error: unknown) => this.report(error));
-      bee.on("stalled", (id: string) => {
-        this.script("stalled-0", [queue, id]).catch((error: unknown) => this.report(error));
-      });
-      return bee;
-    });
     this.timer = setInterval(() => void this.kick(), settings.checkIntervalMs);
     this.timer.unref();
-    // Claims start once cancel notices can reach this consumer.
+    // Claims start once cancel notices can reach this consumer (and so once Redis answers).
     ctx.cancelChannelReady().then(
       () => this.start(),
       () => this.start(),
@@ -186,10 +173,38 @@ export class BeeConsumer implements Consumer {
   }
 
   private start(): void {
+    for (const queue of this.settings.queues) this.launch(queue, 1);
+  }
+
+  /**
+   * Opens the Bee-Queue worker queue of `queue` and starts it processing. Bee-Queue gives up on a
+   * queue whose first connection fails, so a failed one is closed and opened again with backoff.
+   */
+  private launch(queue: string, attempt: number): void {
     if (this.closing) return;
-    for (const bee of this.bees) {
-      bee.process(this.settings.concurrency, (job: BeeQueue.Job<unknown>) => this.run(job));
-    }
+    const bee = createWorkerBee(queue, {
+      prefix: this.ctx.prefix,
+      client: this.ctx.client,
+      stallIntervalMs: this.settings.leaseMs,
+      delayedWindowMs: this.settings.checkIntervalMs,
+    });
+    bee.on("error", (error: unknown) => this.report(error));
+    bee.on("stalled", (id: string) => {
+      this.script("stalled-0", [queue, id]).catch((error: unknown) => this.report(error));
+    });
+    this.bees.add(bee);
+    bee.ready().then(
+      () => {
+        if (this.closing) return;
+        bee.process(this.settings.concurrency, (job: BeeQueue.Job<unknown>) => this.run(job));
+      },
+      (error: unknown) => {
+        this.report(error);
+        this.bees.delete(bee);
+        bee.close().catch(() => {});
+        setTimeout(() => this.launch(queue, attempt + 1), backoffMs(attempt)).unref();
+      },
+    );
   }
 
   /** Logs the first of a run of failures; a success ends the run. */
@@ -382,7 +397,9 @@ export class BeeConsumer implements Consumer {
     if (options.drain === false) this.releaseAll();
     this.closed ??= (async () => {
       await Promise.all(
-        this.bees.map((bee) => bee.close(CLOSE_TIMEOUT_MS).catch((error: unknown) => this.report(error))),
+        [...this.bees].map((bee) =>
+          bee.close(CLOSE_TIMEOUT_MS).catch((error: unknown) => this.report(error)),
+        ),
       );
       this.ctx.onClosed(this);
     })();
