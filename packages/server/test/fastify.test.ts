@@ -28,7 +28,12 @@ describe("Fastify plugin", () => {
     app = Fastify();
     // The app's own routes and body parsing are untouched by the plugin's scope.
     app.post("/echo", async (request) => ({ echoed: request.body }));
-    await app.register(conveyorFastify, { prefix: "/conveyor", conveyor, auth: { tokens: [TOKEN] }, env: {} });
+    await app.register(conveyorFastify, {
+      prefix: "/conveyor",
+      conveyor,
+      auth: { tokens: [TOKEN] },
+      env: {},
+    });
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     base = address;
   });
@@ -38,7 +43,9 @@ describe("Fastify plugin", () => {
   });
 
   it("serves the API under the prefix, with links that include it", async () => {
-    const response = await call("/conveyor/v1/tasks/demo.greet?wait=5000", { json: { input: { name: "Fay" } } });
+    const response = await call("/conveyor/v1/tasks/demo.greet?wait=5000", {
+      json: { input: { name: "Fay" } },
+    });
     expect(response.status).toBe(200);
     const job = (await response.json()) as Record<string, any>;
     expect(job).toMatchObject({ state: "completed", result: "hello Fay" });
@@ -60,13 +67,17 @@ describe("Fastify plugin", () => {
     });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as any).error.code).toBe("BAD_JSON");
-    const big = await call("/conveyor/v1/tasks/demo.greet", { json: { input: { name: "x".repeat(1_100_000) } } });
+    const big = await call("/conveyor/v1/tasks/demo.greet", {
+      json: { input: { name: "x".repeat(1_100_000) } },
+    });
     expect(big.status).toBe(413);
     expect((await call("/conveyor/v1/nothing")).status).toBe(404);
   });
 
   it("streams events through Fastify", async () => {
-    const { id } = (await (await call("/conveyor/v1/tasks/demo.steps", { json: { input: { count: 3 } } })).json()) as {
+    const { id } = (await (
+      await call("/conveyor/v1/tasks/demo.steps", { json: { input: { count: 3 } } })
+    ).json()) as {
       id: string;
     };
     const events = await readEventStream(await call(`/conveyor/v1/jobs/${id}/events`));
