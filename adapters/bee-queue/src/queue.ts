@@ -421,11 +421,16 @@ export const createBeeQueue = ((options: BeeQueueOptions = {}): QueueAdapter => 
 
     async queues() {
       ensureOpen();
-      const names = await new Promise<string[]>((resolve, reject) =>
-        client.smembers(`${cv}queues`, (error, reply) =>
-          error ? reject(toBackendError(target, error)) : resolve(reply),
-        ),
-      );
+      let names: string[];
+      try {
+        const waiting = connected();
+        if (waiting !== undefined) await waiting;
+        names = await new Promise<string[]>((resolve, reject) =>
+          client.smembers(`${cv}queues`, (error, reply) => (error ? reject(error) : resolve(reply))),
+        );
+      } catch (error) {
+        throw toBackendError(target, error);
+      }
       return names.sort().map((name) => ({ name, paused: false }));
     },
 

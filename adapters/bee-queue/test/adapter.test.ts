@@ -191,6 +191,47 @@ describe("bee-queue adapter", () => {
     }
   });
 
+  it("an expired job leaves nothing behind: its record, its index entries and its Bee-Queue entry go", async () => {
+    const prefix = randomPrefix();
+    const name = `${prefix}-q`;
+    const queue = createBeeQueue({ url: redis.url, prefix, log: silentLogger });
+    const task = defineTask({ name: "t.brief", queue: name, run: () => "done" });
+    const conveyor = await createConveyor({
+      queue,
+      cache: createMemoryCache(),
+      rateLimiter: createMemoryRateLimiter(),
+      tasks: [task],
+      resultTtlMs: 100,
+      logger: false,
+      env: false,
+    });
+    const worker = conveyor.worker();
+    try {
+      const job = await conveyor.enqueue(task, null);
+      expect(await job.result({ timeoutMs: 5_000 })).toBe("done");
+      // Bee-Queue records the success just after Conveyor stored the result.
+      await waitFor(
+        async () => (await command<number>("SISMEMBER", `${prefix}:${name}:succeeded`, job.id)) === 1,
+        {
+          timeoutMs: 5_000,
+        },
+      );
+      await waitFor(async () => (await queue.getJob(job.id)) === undefined, { timeoutMs: 5_000 });
+      // The next add cleans up after jobs whose TTL has passed.
+      const next = await conveyor.enqueue(task, null);
+      await next.result({ timeoutMs: 5_000 });
+      expect(await command<number>("SISMEMBER", `${prefix}:${name}:succeeded`, job.id)).toBe(0);
+      expect(await command<number>("HEXISTS", `${prefix}:${name}:jobs`, job.id)).toBe(0);
+      expect(await command<number>("ZSCORE", `${prefix}:#conveyor:all`, job.id)).toBeNull();
+      expect(await command<number>("SISMEMBER", `${prefix}:#conveyor:s:${name}:completed`, job.id)).toBe(0);
+      expect(await command<number>("EXISTS", `${prefix}:#conveyor:j:${job.id}`)).toBe(0);
+    } finally {
+      await worker.close();
+      await conveyor.close();
+      await queue.close();
+    }
+  });
+
   it("warns once when Redis keeps nothing across a restart", async () => {
     const warnings: string[] = [];
     const log: Logger = { ...silentLogger, warn: (message: string) => warnings.push(message) };

@@ -9,7 +9,8 @@
   Returns     one entry per job: 1 when created, else the existing job's HGETALL
 ]]
 -- @include common
-prune(100)
+-- Cleans up after expired jobs at the pace jobs arrive.
+prune(100 + 2 * math.floor((#ARGV - 3) / 11))
 local out = {}
 for i = 4, #ARGV, 11 do
   local id, queue, task = ARGV[i], ARGV[i + 1], ARGV[i + 2]
