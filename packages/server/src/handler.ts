@@ -415,16 +415,22 @@ export function createConveyorHandler(options: ConveyorHandlerOptions): Conveyor
       async run(ctx) {
         const handle = conveyor.job(ctx.params.id!);
         const record = await handle.get();
-        const controller = new AbortController();
-        streams.add(controller);
-        ctx.res.once("close", () => controller.abort(new Error("client disconnected")));
-        ctx.res.writeHead(200, {
+        const sseHeaders = {
           ...ctx.headers,
           "content-type": "text/event-stream; charset=utf-8",
           "cache-control": "no-cache, no-transform",
           connection: "keep-alive",
           "x-accel-buffering": "no",
-        });
+        };
+        // A HEAD has no body to stream: answering at once keeps it from hanging until the job ends.
+        if (ctx.req.method === "HEAD") {
+          ctx.res.writeHead(200, sseHeaders).end();
+          return;
+        }
+        const controller = new AbortController();
+        streams.add(controller);
+        ctx.res.once("close", () => controller.abort(new Error("client disconnected")));
+        ctx.res.writeHead(200, sseHeaders);
         let seq = 0;
         const send = (event: string, data: unknown) => {
           seq += 1;
@@ -580,7 +586,8 @@ export function createConveyorHandler(options: ConveyorHandlerOptions): Conveyor
   const handle = async (req: IncomingMessage, res: ServerResponse, started: number) => {
     let route = "unmatched";
     const headers: Record<string, string> = {};
-    res.once("finish", () => {
+    // "close" rather than "finish": an event stream the client ends never finishes, and counts too.
+    res.once("close", () => {
       metrics?.request(req.method ?? "UNKNOWN", route, res.statusCode, (performance.now() - started) / 1000);
     });
     try {

@@ -219,6 +219,14 @@ describe.each<BackendKind>(["memory", "disk"])("HTTP API on %s", (kind) => {
     expect(last.data).toMatchObject({ type: "completed", jobId: id, result: { done: 5 } });
   });
 
+  it("answers HEAD on an event stream at once, even for a running job", async () => {
+    const running = await json(await h.call("/v1/tasks/demo.slow", { json: { input: { ms: 2_000 } } }));
+    const head = await h.call(running.links.events, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    await h.call(running.links.cancel, { method: "POST" });
+  });
+
   it("streams the final event of a job that already ended, then closes", async () => {
     const done = await json(
       await h.call("/v1/tasks/demo.greet?wait=5000", { json: { input: { name: "z" } } }),
