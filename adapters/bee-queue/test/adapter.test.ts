@@ -232,16 +232,18 @@ describe("bee-queue adapter", () => {
     }
   });
 
-  it("warns once when Redis keeps nothing across a restart", async () => {
+  it("warns when Redis keeps nothing across a restart or may evict keys", async () => {
     const warnings: string[] = [];
     const log: Logger = { ...silentLogger, warn: (message: string) => warnings.push(message) };
     // A server of its own: the check runs once per server and process.
-    const fresh = await startRedisServer();
+    const fresh = await startRedisServer({ args: ["--maxmemory-policy", "allkeys-lru"] });
     const queue = createBeeQueue({ url: fresh.url, prefix: randomPrefix(), log });
     try {
       await queue.counts("q");
       await waitFor(() => warnings.length > 0, { timeoutMs: 5_000, message: "the persistence warning" });
+      expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch(/no persistence.*appendonly yes/);
+      expect(warnings[0]).toMatch(/maxmemory-policy is allkeys-lru.*noeviction/);
     } finally {
       await queue.close();
       await fresh.stop();
