@@ -1,5 +1,6 @@
 import type { AdapterModule } from "@conveyor/core";
 import { createDiskCache } from "./cache.js";
+import { diagnoseDisk } from "./diagnose.js";
 import { createDiskQueue } from "./queue.js";
 
 /**
@@ -23,6 +24,8 @@ import { createDiskQueue } from "./queue.js";
  * ```
  */
 export const conveyorAdapter: AdapterModule = {
+  // `conveyor doctor`: folder, file system, free space, SQLite version, WAL, durability.
+  diagnose: diagnoseDisk,
   createQueue(context) {
     return createDiskQueue({ url: context.url });
   },

@@ -1,5 +1,6 @@
 import { type AdapterContext, type AdapterModule, ConfigError, maskUrl } from "@conveyor/core";
 import { createMemoryCache, type MemoryCacheOptions } from "./cache.js";
+import { diagnoseMemory } from "./diagnose.js";
 import { createMemoryQueue } from "./queue.js";
 import { createMemoryRateLimiter, type MemoryRateLimiterOptions } from "./rate-limiter.js";
 
@@ -75,6 +76,8 @@ function positiveNumber(
  * ```
  */
 export const conveyorAdapter: AdapterModule = {
+  // `conveyor doctor`: an in-process queue is shared with no other process.
+  diagnose: diagnoseMemory,
   createQueue(context) {
     const { store } = readUrl(context, "queue", []);
     return createMemoryQueue(store === undefined ? {} : { store });

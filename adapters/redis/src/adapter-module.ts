@@ -1,5 +1,6 @@
 import { type AdapterModule, ConfigError, maskUrl } from "@conveyor/core";
 import { createRedisCache, type RedisCacheOptions } from "./cache.js";
+import { diagnoseRedis } from "./diagnose.js";
 import { createRedisQueue, type RedisQueueOptions } from "./queue/index.js";
 import { createRedisRateLimiter, type RedisRateLimiterOptions } from "./rate-limiter.js";
 import { parseRedisUrl } from "./url.js";
@@ -36,6 +37,8 @@ function positiveNumber(params: URLSearchParams, key: string, url: string): numb
  * ```
  */
 export const conveyorAdapter: AdapterModule = {
+  // `conveyor doctor`: reachable, version, persistence and eviction policy, judged per use.
+  diagnose: diagnoseRedis,
   createCache({ url }) {
     const { target, params } = parseRedisUrl(url, ["namespace", "ttlMs", "prefix"]);
     const options: RedisCacheOptions = { url: target.url };

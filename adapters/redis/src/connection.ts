@@ -214,6 +214,39 @@ export function toBackendError(target: RedisTarget, cause: unknown): Error {
   });
 }
 
+/** The Redis settings that decide whether data survives a restart and memory pressure. */
+export interface PersistenceSettings {
+  appendonly: string | undefined;
+  save: string | undefined;
+  maxmemoryPolicy: string | undefined;
+}
+
+/**
+ * What is wrong with a server's persistence settings, as the startup check and `conveyor doctor`
+ * report it: no persistence at all (`appendonly no` and no save points), or a `maxmemory-policy`
+ * that evicts keys. Unknown values (CONFIG disabled) raise nothing.
+ */
+export function persistenceProblems(
+  settings: PersistenceSettings,
+): { setting: "persistence" | "maxmemory-policy"; problem: string }[] {
+  const { appendonly, save, maxmemoryPolicy } = settings;
+  const problems: { setting: "persistence" | "maxmemory-policy"; problem: string }[] = [];
+  if (appendonly !== undefined && save !== undefined && appendonly !== "yes" && save.trim() === "") {
+    problems.push({
+      setting: "persistence",
+      problem:
+        "it has no persistence (appendonly no, no save points): everything in it is lost when it restarts. Turn on appendonly yes",
+    });
+  }
+  if (maxmemoryPolicy !== undefined && maxmemoryPolicy !== "noeviction") {
+    problems.push({
+      setting: "maxmemory-policy",
+      problem: `its maxmemory-policy is ${maxmemoryPolicy}: it may evict keys under memory pressure. Set maxmemory-policy noeviction`,
+    });
+  }
+  return problems;
+}
+
 const checkedServers = new Set<string>();
 
 /** Warns once per server when Redis would lose data on a restart or may evict keys. */
@@ -239,17 +272,7 @@ async function checkPersistence<C>(driver: Driver<C>, client: C, target: RedisTa
     });
     return;
   }
-  const problems: string[] = [];
-  if (appendonly !== undefined && save !== undefined && appendonly !== "yes" && save.trim() === "") {
-    problems.push(
-      "it has no persistence (appendonly no, no save points): everything in it is lost when it restarts. Turn on appendonly yes",
-    );
-  }
-  if (policy !== undefined && policy !== "noeviction") {
-    problems.push(
-      `its maxmemory-policy is ${policy}: it may evict keys under memory pressure. Set maxmemory-policy noeviction`,
-    );
-  }
+  const problems = persistenceProblems({ appendonly, save, maxmemoryPolicy: policy }).map((p) => p.problem);
   if (problems.length > 0) {
     log.warn(`[conveyor:redis] Redis at ${target.masked}: ${problems.join("; ")}.`, {
       url: target.masked,

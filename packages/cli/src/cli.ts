@@ -2,6 +2,7 @@ import { isConveyorError, maskUrlsIn, type ValidationIssue } from "@conveyor/cor
 import { Command, CommanderError, Option } from "commander";
 import manifest from "../package.json" with { type: "json" };
 import { registerConvert } from "./commands/convert.js";
+import { registerDoctor } from "./commands/doctor.js";
 import { registerEnqueue, registerRun } from "./commands/enqueue.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerJobCommands } from "./commands/jobs.js";
@@ -95,6 +96,7 @@ export function createCli(io: CliIo = {}): Command {
   registerInspect(program, action);
   registerSchedule(program, action);
   registerConvert(program, action);
+  registerDoctor(program, action);
   registerTranslate(program, action);
   registerTranscribe(program, action);
   states.set(program, state);

@@ -31,6 +31,12 @@ export type {
   QueueInfo,
 } from "./contracts/queue.js";
 export type {
+  RateLimit,
+  RateLimiter,
+  RateLimiterFactory,
+  RateLimitResult,
+} from "./contracts/rate-limiter.js";
+export type {
   LeaderInfo,
   LeaderLease,
   MissedTickPolicy,
@@ -42,12 +48,6 @@ export type {
   ScheduleUpsert,
   ScheduleUpsertResult,
 } from "./contracts/schedule.js";
-export type {
-  RateLimit,
-  RateLimiter,
-  RateLimiterFactory,
-  RateLimitResult,
-} from "./contracts/rate-limiter.js";
 export type {
   Logger,
   Plugin,
@@ -65,6 +65,17 @@ export type {
 export type { BulkItem, Conveyor, EnqueueOptions, RegisteredTask } from "./conveyor.js";
 export { createConveyor } from "./conveyor.js";
 export { defineConfig, definePlugin, defineResource, defineTask } from "./define.js";
+export type {
+  BackendKind,
+  BackendReport,
+  DiagnoseContext,
+  DiagnoseOptions,
+  Diagnosis,
+  DiagnosticCheck,
+  DiagnosticReport,
+  DiagnosticStatus,
+} from "./diagnostics.js";
+export { diagnoseBackends, worstStatus } from "./diagnostics.js";
 export type { ConveyorErrorOptions, ValidationIssue } from "./errors.js";
 export {
   AdapterNotInstalledError,
@@ -102,7 +113,13 @@ export { createFromUrl, loadAdapterModule, registerAdapter, registeredSchemes } 
 export { ResourcePool } from "./resources.js";
 export { createLocalScheduleStore } from "./schedule-store.js";
 export type { Scheduler, SchedulerOptions } from "./scheduler.js";
-export { createScheduler, nextTick, normalizeSchedule, SCHEDULE_META } from "./scheduler.js";
+export {
+  createScheduler,
+  nextTick,
+  normalizeSchedule,
+  SCHEDULE_META,
+  scheduleJobId,
+} from "./scheduler.js";
 export { validate } from "./schema.js";
 export {
   applyOutcome,

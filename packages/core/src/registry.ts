@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import type { Cache } from "./contracts/cache.js";
 import type { QueueAdapter } from "./contracts/queue.js";
 import type { RateLimiter } from "./contracts/rate-limiter.js";
+import type { DiagnoseContext, Diagnosis } from "./diagnostics.js";
 import { AdapterNotInstalledError, ConfigError, UnsupportedFeatureError } from "./errors.js";
 import { maskUrl, parseUrl, urlScheme } from "./url.js";
 
@@ -26,6 +27,13 @@ export interface AdapterModule {
   createCache?(context: AdapterContext): Cache | Promise<Cache>;
   /** Creates the rate limiter for a URL of this scheme. */
   createRateLimiter?(context: AdapterContext): RateLimiter | Promise<RateLimiter>;
+  /**
+   * Checks the backend behind a URL for `conveyor doctor` (`diagnoseBackends`): reachable (a
+   * check named `"reachable"`; when it fails no round trip is tried), version, and the settings
+   * that matter for `context.kind`, each with what to fix. Must not throw for a backend that is
+   * down: that is a failed check.
+   */
+  diagnose?(context: DiagnoseContext): Promise<Diagnosis>;
 }
 
 /** How to find the adapter module of a scheme. */
