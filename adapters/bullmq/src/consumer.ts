@@ -266,11 +266,14 @@ export class BullmqConsumer implements Consumer {
     switch (outcome.type) {
       case "completed": {
         if (outcome.expiresAt !== undefined) {
-          await redis
-            .multi()
-            .hset(key, FIELD.expiresAt, Math.round(outcome.expiresAt))
-            .zadd(set("expiring"), Math.round(outcome.expiresAt), id)
-            .exec();
+          // Not awaited: BullMQ's move goes out next on the same connection, so Redis applies this
+          // first, and the two cost one round trip.
+          this.send(
+            redis
+              .multi()
+              .hset(key, FIELD.expiresAt, Math.round(outcome.expiresAt))
+              .zadd(set("expiring"), Math.round(outcome.expiresAt), id),
+          );
         }
         return outcome.result === undefined ? null : outcome.result;
       }
@@ -286,7 +289,7 @@ export class BullmqConsumer implements Consumer {
         if (outcome.type === "cancelled")
           multi.zadd(set("cancelled"), Date.now(), id).hdel(key, FIELD.cancel);
         else multi.zrem(set("cancelled"), id);
-        await multi.exec();
+        this.send(multi);
         const message = outcome.error?.message ?? (outcome.type === "cancelled" ? "cancelled" : "failed");
         throw new OutcomeError(outcome.type, outcome.error, message);
       }
@@ -310,7 +313,7 @@ export class BullmqConsumer implements Consumer {
           multi.hset(key, FIELD.kind, "delayed").hincrby(key, "ats", -1).zrem(set("retrying"), id);
           this.emitTo(multi, queue, "cv:delayed", id, ["attempt", Math.max(0, attempt - 1), "runAt", runAt]);
         }
-        await multi.exec();
+        this.send(multi);
         await claim.job.moveToDelayed(runAt, claim.token);
         throw new DelayedError();
       }
@@ -342,8 +345,31 @@ export class BullmqConsumer implements Consumer {
 
   /** Adds a Conveyor event to the queue's BullMQ event stream; failures are reported, not thrown. */
   private emit(queue: string, event: string, id: string, fields: (string | number)[]): void {
-    const multi = this.ctx.workerConnection().multi();
-    this.emitTo(multi, queue, event, id, fields);
+    this.ctx
+      .workerConnection()
+      .xadd(
+        `${this.ctx.prefix}:${queue}:events`,
+        "MAXLEN",
+        "~",
+        this.ctx.maxEvents,
+        "*",
+        "event",
+        event,
+        "jobId",
+        id,
+        "at",
+        Date.now(),
+        ...fields,
+      )
+      .catch((error) => this.ctx.onError(error));
+  }
+
+  /**
+   * Sends the adapter's writes of an outcome without waiting: the worker connection keeps
+   * commands in order (and retries them through an outage), so BullMQ's move that follows on the
+   * same connection lands after them.
+   */
+  private send(multi: ReturnType<Redis["multi"]>): void {
     multi.exec().catch((error) => this.ctx.onError(error));
   }
 

@@ -450,13 +450,21 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       checkIds(jobs);
       if (jobs.length === 0) return [];
       const now = Date.now();
+      const names = [...new Set(jobs.map((job) => job.queue))];
+      // One round trip claims the ids (dedupe across queues) and records the queues.
       const claims = redis.pipeline();
       for (const job of jobs) claims.hsetnx(idsKey, job.id, job.queue);
-      const claimed = await call(async () => ((await claims.exec()) ?? []).map(([, n]) => n === 1));
+      for (const name of names) claims.sadd(queuesKey, name);
+      const replies = await call(async () =>
+        ((await claims.exec()) ?? []).map(([error, n]) => {
+          if (error) throw error;
+          return n === 1;
+        }),
+      );
       const results: (AddResult | undefined)[] = new Array(jobs.length);
       const fresh: number[] = [];
       for (let i = 0; i < jobs.length; i++) {
-        if (claimed[i]) {
+        if (replies[i]) {
           fresh.push(i);
           continue;
         }
@@ -474,43 +482,42 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
         list.push(i);
         byQueue.set(jobs[i]!.queue, list);
       }
+      const toBull = (job: NewJob) => {
+        const data: JobData = {
+          i: job.input,
+          a: job.maxAttempts,
+          c: job.createdAt,
+          r: job.runAt,
+          p: job.priority,
+        };
+        if (job.backoff !== undefined) data.b = job.backoff;
+        if (job.timeoutMs !== undefined) data.t = job.timeoutMs;
+        if (job.meta !== undefined) data.m = job.meta;
+        return {
+          name: job.task,
+          data,
+          opts: {
+            jobId: job.id,
+            timestamp: job.createdAt,
+            priority: PRIORITY_ZERO - job.priority,
+            delay: job.runAt > now ? Math.max(1, job.runAt - job.createdAt) : 0,
+            attempts: 1,
+            removeOnComplete: false,
+            removeOnFail: false,
+          },
+        };
+      };
       await call(async () => {
-        const known = redis.pipeline();
-        const names = [...byQueue.keys()];
-        for (const name of names) known.sadd(queuesKey, name);
-        const added = (await known.exec()) ?? [];
         await Promise.all(
           names.map(async (name, n) => {
-            if (added[n]?.[1] === 1) await redis.publish(queuesChannel, name);
-            const indexes = byQueue.get(name)!;
-            await bull(name).addBulk(
-              indexes.map((i) => {
-                const job = jobs[i]!;
-                const data: JobData = {
-                  i: job.input,
-                  a: job.maxAttempts,
-                  c: job.createdAt,
-                  r: job.runAt,
-                  p: job.priority,
-                };
-                if (job.backoff !== undefined) data.b = job.backoff;
-                if (job.timeoutMs !== undefined) data.t = job.timeoutMs;
-                if (job.meta !== undefined) data.m = job.meta;
-                return {
-                  name: job.task,
-                  data,
-                  opts: {
-                    jobId: job.id,
-                    timestamp: job.createdAt,
-                    priority: PRIORITY_ZERO - job.priority,
-                    delay: job.runAt > now ? Math.max(1, job.runAt - job.createdAt) : 0,
-                    attempts: 1,
-                    removeOnComplete: false,
-                    removeOnFail: false,
-                  },
-                };
-              }),
-            );
+            if (replies[jobs.length + n]) await redis.publish(queuesChannel, name);
+            const indexes = byQueue.get(name);
+            if (!indexes) return;
+            // BullMQ's addBulk runs a transaction; a single add is a lot cheaper.
+            if (indexes.length === 1) {
+              const one = toBull(jobs[indexes[0]!]!);
+              await bull(name).add(one.name, one.data, one.opts);
+            } else await bull(name).addBulk(indexes.map((i) => toBull(jobs[i]!)));
           }),
         );
       });
