@@ -73,7 +73,7 @@ export const SCHEDULE_META = {
 /**
  * Runs periodic tasks: keeps schedules in the backend and, while it leads, enqueues each due tick's
  * job. Run as many schedulers as you like (one per worker host, say): one leads at a time through a
- * lease with a fencing token, and each tick's job has the id `schedule:<name>:<tick>`, so a tick is
+ * lease with a fencing token, and each tick's job has the id {@link scheduleJobId}, so a tick is
  * enqueued once even across a change of leader.
  */
 export interface Scheduler {
@@ -116,6 +116,22 @@ const DEFAULTS = {
   leaseMs: 10_000,
   pollIntervalMs: 200,
 } as const;
+
+/**
+ * The id of a schedule's job for one tick: `schedule/<name>/<tick>`, the name URI-encoded and the
+ * tick in epoch ms. Every scheduler computes the same id for a tick, so the queue's dedupe by id
+ * keeps one job per tick. Slashes and URI encoding keep it valid on every queue (BullMQ refuses
+ * `:` in job ids).
+ *
+ * @example
+ * ```ts
+ * import { scheduleJobId } from "@conveyor/core";
+ * scheduleJobId("reports:nightly", 1_767_232_800_000); // "schedule/reports%3Anightly/1767232800000"
+ * ```
+ */
+export function scheduleJobId(name: string, tick: number): string {
+  return `schedule/${encodeURIComponent(name)}/${tick}`;
+}
 
 /** Far in the future (the largest Date): the next run of a cron pattern that has none left. */
 const NEVER = 8_640_000_000_000_000;
@@ -368,7 +384,7 @@ export function createScheduler(conveyor: Conveyor, options: SchedulerOptions = 
     const jobOptions = record.jobOptions ?? {};
     const enqueueOptions: EnqueueOptions = {
       ...jobOptions,
-      jobId: `schedule:${record.name}:${tick}`,
+      jobId: scheduleJobId(record.name, tick),
       ...(record.queue !== undefined ? { queue: record.queue } : {}),
       meta: {
         ...jobOptions.meta,

@@ -2,6 +2,7 @@ import {
   type Conveyor,
   type JobRecord,
   SCHEDULE_META,
+  scheduleJobId,
   UnknownTaskError,
   ValidationError,
 } from "@conveyor/core";
@@ -23,7 +24,7 @@ const ticksOf = (jobs: readonly JobRecord[]) => jobs.map((job) => Number(job.met
 /** The scheduler in the core running on the adapter's store. */
 export function schedulerTests(suite: ScheduleSuite): void {
   describe("scheduler", () => {
-    it("two schedulers on one backend enqueue every tick exactly once, with ids schedule:<name>:<tick>", async () => {
+    it("two schedulers on one backend enqueue every tick exactly once, with ids schedule/<name>/<tick>", async () => {
       const prefix = suite.prefix();
       const one = await suite.platform(prefix);
       const two = await suite.platform(prefix);
@@ -47,7 +48,7 @@ export function schedulerTests(suite: ScheduleSuite): void {
       expect(ticks.length).toBeGreaterThanOrEqual(expected - 1);
       expect(ticks.length).toBeLessThanOrEqual(expected + 1);
       for (const job of jobs) {
-        expect(job.id).toBe(`schedule:every:${job.meta![SCHEDULE_META.tick]}`);
+        expect(job.id).toBe(scheduleJobId("every", Number(job.meta![SCHEDULE_META.tick])));
         expect(job).toMatchObject({ task: TICK_TASK, input: { n: 1 }, queue: `${prefix}-q` });
       }
     });
@@ -88,7 +89,7 @@ export function schedulerTests(suite: ScheduleSuite): void {
       expect(await scheduler.runOnce()).toBe(1);
       expect(await jobsOf(conveyor, "skipper")).toEqual([]);
       const caught = await jobsOf(conveyor, "catcher");
-      expect(caught.map((job) => job.id)).toEqual([`schedule:catcher:${firstMissed}`]);
+      expect(caught.map((job) => job.id)).toEqual([scheduleJobId("catcher", firstMissed)]);
       expect(caught[0]!.meta).toMatchObject({ [SCHEDULE_META.catchUp]: "true" });
       const next = (Math.floor(Date.now() / everyMs) + 1) * everyMs;
       expect(await store.get("skipper")).toMatchObject({ nextRunAt: next });
@@ -96,7 +97,7 @@ export function schedulerTests(suite: ScheduleSuite): void {
       expect(await store.get("catcher")).toMatchObject({
         nextRunAt: next,
         lastRunAt: firstMissed,
-        lastJobId: `schedule:catcher:${firstMissed}`,
+        lastJobId: scheduleJobId("catcher", firstMissed),
       });
       expect(await scheduler.runOnce()).toBe(0);
     });
