@@ -102,6 +102,50 @@ interface Context {
   headers: Record<string, string>;
 }
 
+const NUMERIC_OPTIONS = [
+  "maxBodyBytes",
+  "maxWaitMs",
+  "maxBulkItems",
+  "sseKeepAliveMs",
+  "readyTimeoutMs",
+] as const;
+
+function checkOptions(
+  settings: ConveyorHandlerOptions & Record<(typeof NUMERIC_OPTIONS)[number], number>,
+): void {
+  if (!settings.conveyor || typeof settings.conveyor.enqueue !== "function") {
+    throw new ConfigError("the API needs the platform: pass conveyor: await createConveyor(...).", {
+      scope: "server",
+    });
+  }
+  for (const key of [
+    "maxBodyBytes",
+    "maxWaitMs",
+    "maxBulkItems",
+    "sseKeepAliveMs",
+    "readyTimeoutMs",
+  ] as const) {
+    const value = settings[key];
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new ConfigError(
+        `the API option ${key} must be a whole number of at least 1, got ${String(value)}.`,
+        {
+          scope: "server",
+        },
+      );
+    }
+  }
+  const cors = settings.cors;
+  if (
+    cors !== false &&
+    (typeof cors !== "object" || cors === null || !(cors.origins === "*" || Array.isArray(cors.origins)))
+  ) {
+    throw new ConfigError('the API option cors must be false or { origins: ["https://…"] | "*" }.', {
+      scope: "server",
+    });
+  }
+}
+
 /**
  * Rewrites the issue paths of a task-input `ValidationError` so they point into the request body
  * (`input.name`, `items.2.input.name`) rather than into the input alone.
@@ -153,6 +197,7 @@ const noop = () => {};
  */
 export function createConveyorHandler(options: ConveyorHandlerOptions): ConveyorHandler {
   const settings = { ...DEFAULTS, ...options };
+  checkOptions(settings);
   const { conveyor } = settings;
   const log = settings.log ?? conveyor.log;
   const base = settings.basePath.replace(/\/+$/, "");

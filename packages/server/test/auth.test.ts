@@ -88,6 +88,23 @@ describe("bearer tokens", () => {
     }
   });
 
+  it("refuses options that cannot work", async () => {
+    const conveyor = await createConveyor({ url: "memory://", logger: false, env: false });
+    try {
+      for (const bad of [
+        { maxBodyBytes: 0 },
+        { maxWaitMs: -1 },
+        { maxBulkItems: 1.5 },
+        { basePath: "api" },
+      ]) {
+        const error = await startServer({ conveyor, port: 0, env: {}, ...bad }).catch((e) => e);
+        expect(error, JSON.stringify(bad)).toBeInstanceOf(ConfigError);
+      }
+    } finally {
+      await conveyor.close();
+    }
+  });
+
   it("refuses tokens that are too short to be secret", async () => {
     const conveyor = await createConveyor({ url: "memory://", logger: false, env: false });
     try {
