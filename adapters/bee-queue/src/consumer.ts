@@ -47,6 +47,9 @@ export interface ConsumerSettings {
 // Bee-Queue's close() waits this long at most for running handlers (setTimeout's maximum).
 const CLOSE_TIMEOUT_MS = 2 ** 31 - 1;
 
+// How long close() keeps retrying outcomes that Redis has not taken yet.
+const WRITE_GRACE_MS = 10_000;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const json = (value: unknown): string => (value === undefined ? "" : (JSON.stringify(value) ?? ""));
@@ -151,6 +154,10 @@ export class BeeConsumer implements Consumer {
   private closed: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
   private failing = false;
+  /** Set when a closing consumer stops retrying writes (Redis unreachable for too long). */
+  private abandoned = false;
+  /** Outcomes written without waiting (completed, failed, cancelled); close() waits for them. */
+  private readonly writes = new Set<Promise<unknown>>();
   /** Counts Bee-Queue's deliveries to this consumer: the claim token. */
   private deliveries = 0;
 
@@ -219,9 +226,13 @@ export class BeeConsumer implements Consumer {
     return runScript<T>(ctx.client, name, [ctx.cv, ctx.bq, Date.now(), ...args]);
   }
 
-  /** Runs a script until it answers, with backoff while Redis is away; gives up once closed for good. */
+  /** Runs a script until it answers, with backoff while Redis is away, until the consumer is let go. */
   private async persist<T>(name: ScriptName, args: readonly (string | number)[]): Promise<T> {
     for (let failures = 1; ; failures++) {
+      if (this.abandoned)
+        throw new Error(
+          `[conveyor:bee-queue] ${name} was not written: the worker closed while Redis was unreachable`,
+        );
       try {
         const reply = await this.script<T>(name, args);
         this.failing = false;
@@ -306,24 +317,22 @@ export class BeeConsumer implements Consumer {
     if (claim.ended === "lost") return undefined;
 
     const encoded = encodeOutcome(claim.record, settleOutcome(claim.record, outcome, false, "bee-queue"));
-    const persisted = await this.persist<number>("finish-0", [
-      job.id,
-      workerId,
-      claim.attempt,
-      ...encoded.args,
-    ]);
-    // Not ours any more (recovered as stalled meanwhile): Bee-Queue already requeued it.
-    if (persisted !== 1) return undefined;
+    const args = [job.id, workerId, claim.attempt, ...encoded.args];
     const final = encoded.outcome;
-    switch (final.type) {
-      case "completed":
-        return undefined;
-      case "retry":
-      case "postpone":
-        return beeRequeue(job, final.runAt - Date.now());
-      default:
-        return beeFinal(job, final.type);
+    if (final.type === "retry" || final.type === "postpone") {
+      // Bee-Queue must requeue the job only if the attempt was still ours: a job recovered as
+      // stalled meanwhile is already back on its waiting list.
+      if ((await this.persist<number>("finish-0", args)) !== 1) return undefined;
+      return beeRequeue(job, final.runAt - Date.now());
     }
+    // Bee-Queue's answer does not depend on the script's: its finishing MULTI follows the script on
+    // the same connection, so both go out in one flight and Redis runs them in order. A failed
+    // write is retried until it lands (the script is idempotent), and close() waits for it.
+    const write = this.persist<number>("finish-0", args);
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
+    if (final.type === "completed") return undefined;
+    return beeFinal(job, final.type);
   }
 
   /** On the check timer: stall check, delayed jobs, and what became of the jobs held here. */
@@ -401,6 +410,14 @@ export class BeeConsumer implements Consumer {
           bee.close(CLOSE_TIMEOUT_MS).catch((error: unknown) => this.report(error)),
         ),
       );
+      // Outcomes still being written: given time while Redis answers; Bee-Queue's stall check
+      // recovers the jobs of those that never land.
+      const pending = Promise.allSettled([...this.writes]);
+      const timer = setTimeout(() => {
+        this.abandoned = true;
+      }, WRITE_GRACE_MS);
+      await pending;
+      clearTimeout(timer);
       this.ctx.onClosed(this);
     })();
     return this.closed;

@@ -12,10 +12,11 @@
 -- Cleans up after expired jobs at the pace jobs arrive.
 prune(100 + 2 * math.floor((#ARGV - 3) / 11))
 local out = {}
+local seenQueues = {}
 for i = 4, #ARGV, 11 do
   local id, queue, task = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = jkey(id)
-  if load(id) then
+  if redis.call('EXISTS', key) == 1 and load(id) then
     out[#out + 1] = redis.call('HGETALL', key)
   else
     -- Index entries left by an earlier job of this id that expired unnoticed.
@@ -37,7 +38,10 @@ for i = 4, #ARGV, 11 do
     redis.call('SADD', skey(queue, state), id)
     redis.call('ZADD', CV .. 'all', createdAt, id)
     redis.call('ZADD', CV .. 'q:' .. queue, createdAt, id)
-    redis.call('SADD', CV .. 'queues', queue)
+    if not seenQueues[queue] then
+      redis.call('SADD', CV .. 'queues', queue)
+      seenQueues[queue] = true
+    end
 
     redis.call('HSET', bq(queue, 'jobs'), id, bqData(task, createdAt))
     if state == 'delayed' then
