@@ -27,7 +27,7 @@ export interface PocketSphinxOptions {
   /** The language of the model, reported in results. @defaultValue `"en-US"` */
   language?: string;
   /**
-   * Decoder processes per worker, each holding the model (~30 MB) and decoding one span at a
+   * Decoder processes per worker, each holding the model (~120 MB resident) and decoding one span at a
    * time; started on demand when every running one is busy.
    * @defaultValue 1
    */
@@ -280,7 +280,7 @@ const FILLER = /^(<s>|<\/s>|<sil>|\(NULL\)|\[[^\]]*\]|\+\+.*\+\+)$/i;
 /**
  * The PocketSphinx engine, local and real: Debian's `pocketsphinx-en-us` model decoded by
  * `python3-pocketsphinx`. Each decoder is a long-lived Python process that loads the model once
- * (~0.6 s) and then decodes span after span, so a worker pays the load once, not per job. With
+ * (~0.7 s on an idle core) and then decodes span after span, so a worker pays the load once, not per job. With
  * `phrases` a job decodes with a JSGF grammar of those phrases instead of the language model
  * (exact on clear speech); grammars are compiled once per decoder and reused.
  *
