@@ -158,8 +158,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A consumption loop on Redis. One script call (claim-2) persists the outcomes of the handlers
- * that finished since the last call and claims as many jobs as there are free slots, so a
- * busy worker makes about one round trip per batch of jobs. When nothing is ready it waits on
+ * that finished since the last call and claims jobs for free slots (up to half of them per
+ * call, so two calls alternate), so a busy worker makes about one round trip per batch of
+ * jobs. When nothing is ready it waits on
  * its queues' wake-up lists with one blocking connection shared by all its slots, until a job
  * arrives or the earliest delayed job comes due. A timer renews the leases of the jobs it holds.
  */
@@ -183,6 +184,9 @@ export class RedisConsumer implements Consumer {
   private readonly signalKeys: string[];
   private started = false;
   private releasing = false;
+  private soon = false;
+  /** Most jobs one claim call takes: half the slots, so two calls share the work (see claimSoon). */
+  private readonly batchMax: number;
 
   constructor(
     private readonly ctx: ConsumerContext,
@@ -193,6 +197,7 @@ export class RedisConsumer implements Consumer {
     private readonly handler: JobHandler,
   ) {
     this.signalKeys = queues.map((queue) => `${ctx.base}q:${queue}:s`);
+    this.batchMax = Math.max(1, Math.ceil(concurrency / 2));
     this.leaseTimer = setInterval(() => this.renew(), Math.max(50, Math.floor(leaseMs / 3)));
     this.leaseTimer.unref();
     ctx.cancelChannelReady().then(
@@ -236,6 +241,20 @@ export class RedisConsumer implements Consumer {
    * same tick go out together. Up to {@link MAX_IN_FLIGHT} calls overlap; free slots are
    * reserved by the call that asked for them.
    */
+  /**
+   * Claims for the slots one call left free from the next macrotask on, in a write of its own:
+   * the calls then come back at different times, and this process runs one batch while Redis
+   * runs the script of the other, instead of each waiting for the other.
+   */
+  private claimSoon(): void {
+    if (this.soon) return;
+    this.soon = true;
+    setImmediate(() => {
+      this.soon = false;
+      this.requestClaim();
+    });
+  }
+
   private requestClaim(): void {
     if (!this.started || this.closed || this.scheduled) return;
     this.scheduled = true;
@@ -252,7 +271,8 @@ export class RedisConsumer implements Consumer {
     }
     const outcomes = this.outcomes;
     const n = this.outcomeCount;
-    const count = this.closing ? 0 : Math.max(0, this.concurrency - this.held.size - this.reserved);
+    const free = this.closing ? 0 : Math.max(0, this.concurrency - this.held.size - this.reserved);
+    const count = Math.min(free, this.batchMax);
     if (n === 0 && count === 0) {
       this.checkDrained();
       return;
@@ -261,6 +281,7 @@ export class RedisConsumer implements Consumer {
     this.outcomeCount = 0;
     this.inFlight++;
     this.reserved += count;
+    if (free > count) this.claimSoon();
     const { redis, base, maxEvents } = this.ctx;
     let reply: [string[][], number, number[]];
     try {

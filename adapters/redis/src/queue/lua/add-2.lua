@@ -16,6 +16,8 @@ local base = ARGV[1]
 local now = tonumber(ARGV[2])
 local maxlen = ARGV[3]
 local out = {}
+-- Per call, not per job: the queue registry and the wake-up token.
+local seen, wake = {}, {}
 for i = 4, #ARGV, 11 do
   local id, queue = ARGV[i], ARGV[i + 1]
   local key = jkey(base, id)
@@ -23,27 +25,42 @@ for i = 4, #ARGV, 11 do
   if #existing > 0 then
     out[#out + 1] = existing
   else
-    local runAt = ARGV[i + 5]
-    local createdAt = ARGV[i + 9]
-    redis.call('HSET', key, 'id', id, 'queue', queue, 'task', ARGV[i + 2], 'input', ARGV[i + 3],
-      'priority', ARGV[i + 4], 'attempt', 0, 'maxAttempts', ARGV[i + 6], 'createdAt', createdAt, 'runAt', runAt)
-    if ARGV[i + 7] ~= '' then redis.call('HSET', key, 'backoff', ARGV[i + 7]) end
-    if ARGV[i + 8] ~= '' then redis.call('HSET', key, 'timeoutMs', ARGV[i + 8]) end
-    if ARGV[i + 10] ~= '' then redis.call('HSET', key, 'meta', ARGV[i + 10]) end
-    redis.call('SADD', KEYS[2], queue)
+    local priority, runAt, createdAt = ARGV[i + 4], ARGV[i + 5], ARGV[i + 9]
+    -- One HSET with every field: each redis.call from Lua has a fixed cost.
+    local fields = { 'HSET', key, 'id', id, 'queue', queue, 'task', ARGV[i + 2], 'input', ARGV[i + 3],
+      'priority', priority, 'attempt', 0, 'maxAttempts', ARGV[i + 6], 'createdAt', createdAt, 'runAt', runAt }
+    if ARGV[i + 7] ~= '' then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = ARGV[i + 7] end
+    if ARGV[i + 8] ~= '' then fields[#fields + 1] = 'timeoutMs'; fields[#fields + 1] = ARGV[i + 8] end
+    if ARGV[i + 10] ~= '' then fields[#fields + 1] = 'meta'; fields[#fields + 1] = ARGV[i + 10] end
+    local delayed = tonumber(runAt) > now
+    local member
+    if delayed then
+      fields[#fields + 1] = 'state'; fields[#fields + 1] = 'delayed'
+    else
+      member = waitingMember(base, id, runAt)
+      fields[#fields + 1] = 'state'; fields[#fields + 1] = 'waiting'
+      fields[#fields + 1] = 'wm'; fields[#fields + 1] = member
+    end
+    redis.call(unpack(fields))
+    if not seen[queue] then
+      seen[queue] = true
+      redis.call('SADD', KEYS[2], queue)
+    end
     redis.call('ZADD', qkey(base, queue, 'all'), createdAt, id)
     redis.call('ZADD', base .. 'all', createdAt, id)
     emit(base, maxlen, 'added', id, queue, now, nil, nil)
-    if tonumber(runAt) > now then
-      redis.call('HSET', key, 'state', 'delayed')
+    if delayed then
       redis.call('ZADD', qkey(base, queue, 'd'), runAt, id)
       emit(base, maxlen, 'delayed', id, queue, now, 0, { 'ra', runAt })
-      -- Wakes consumers so they learn the new earliest due time.
-      signal(base, queue)
     else
-      toWaiting(base, id, key, queue, runAt, ARGV[i + 4])
+      redis.call('ZADD', qkey(base, queue, 'w'), -tonumber(priority), member)
     end
+    -- A delayed job wakes consumers too, so they learn the new earliest due time.
+    wake[queue] = true
     out[#out + 1] = 1
   end
+end
+for queue in pairs(wake) do
+  signal(base, queue)
 end
 return out

@@ -80,15 +80,46 @@ for i = at, #ARGV do
 end
 
 local claimed = {}
+-- Reads the job once and answers that read with the claim's changes patched in, rather than
+-- reading it again after the write. The stale `wm` field stays: only a waiting job uses it.
 local function take(queue, member)
   local id = string.sub(member, 28)
   local key = jkey(base, id)
-  local attempt = redis.call('HINCRBY', key, 'attempt', 1)
-  redis.call('HSET', key, 'state', 'active', 'startedAt', now, 'workerId', workerId)
-  redis.call('HDEL', key, 'wm')
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return end
+  local attempt, started, worker = nil, false, false
+  for k = 1, #flat, 2 do
+    local field = flat[k]
+    if field == 'attempt' then
+      attempt = tonumber(flat[k + 1]) + 1
+      flat[k + 1] = tostring(attempt)
+    elseif field == 'state' then
+      flat[k + 1] = 'active'
+    elseif field == 'startedAt' then
+      flat[k + 1] = ARGV[2]
+      started = true
+    elseif field == 'workerId' then
+      flat[k + 1] = workerId
+      worker = true
+    end
+  end
+  if attempt == nil then
+    attempt = 1
+    flat[#flat + 1] = 'attempt'
+    flat[#flat + 1] = '1'
+  end
+  if not started then
+    flat[#flat + 1] = 'startedAt'
+    flat[#flat + 1] = ARGV[2]
+  end
+  if not worker then
+    flat[#flat + 1] = 'workerId'
+    flat[#flat + 1] = workerId
+  end
+  redis.call('HSET', key, 'attempt', attempt, 'state', 'active', 'startedAt', ARGV[2], 'workerId', workerId)
   redis.call('ZADD', qkey(base, queue, 'a'), deadline, id)
   emit(base, maxlen, 'active', id, queue, now, attempt, nil)
-  claimed[#claimed + 1] = redis.call('HGETALL', key)
+  claimed[#claimed + 1] = flat
 end
 
 if count > 0 and #queues == 1 then

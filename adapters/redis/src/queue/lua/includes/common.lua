@@ -42,10 +42,16 @@ local function emit(base, maxlen, kind, id, queue, now, attempt, extra)
   redis.call(unpack(args))
 end
 
+-- The member of a job in its queue's waiting set (score -priority): ordered by runAt, then
+-- arrival. The id starts at character 28.
+local function waitingMember(base, id, runAt)
+  local seq = redis.call('INCR', base .. 'seq')
+  return string.format('%015d%012d', math.floor(tonumber(runAt)), seq) .. id
+end
+
 -- Puts a job in its queue's waiting set, ordered by priority, then runAt, then arrival.
 local function toWaiting(base, id, key, queue, runAt, priority)
-  local seq = redis.call('INCR', base .. 'seq')
-  local member = string.format('%015d%012d', math.floor(tonumber(runAt)), seq) .. id
+  local member = waitingMember(base, id, runAt)
   redis.call('ZADD', qkey(base, queue, 'w'), -tonumber(priority), member)
   redis.call('HSET', key, 'state', 'waiting', 'wm', member)
   signal(base, queue)

@@ -15,17 +15,20 @@ local function finish(base, now, maxlen, workerId, id, attempt, kind, payload, t
   if kind == 'completed' or kind == 'failed' then
     local field = kind == 'completed' and 'result' or 'error'
     local set = kind == 'completed' and 'c' or 'f'
-    redis.call('HSET', key, 'state', kind, 'finishedAt', now)
+    local fields = { 'HSET', key, 'state', kind, 'finishedAt', now }
     local extra = nil
     if payload ~= '' then
-      redis.call('HSET', key, field, payload)
+      fields[#fields + 1] = field
+      fields[#fields + 1] = payload
       extra = { kind == 'completed' and 'r' or 'e', payload }
     end
-    redis.call('ZADD', qkey(base, queue, set), now, id)
     if time ~= '' then
-      redis.call('HSET', key, 'expiresAt', time)
+      fields[#fields + 1] = 'expiresAt'
+      fields[#fields + 1] = time
       redis.call('ZADD', base .. 'expiring', time, id)
     end
+    redis.call(unpack(fields))
+    redis.call('ZADD', qkey(base, queue, set), now, id)
     emit(base, maxlen, kind, id, queue, now, attempt, extra)
   elseif kind == 'retry' then
     redis.call('HSET', key, 'state', 'retrying', 'error', payload, 'runAt', time)
