@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { ConfigError, definePlugin, type Plugin } from "@conveyor/core";
+import { type BackoffOptions, ConfigError, definePlugin, type Plugin } from "@conveyor/core";
 import { apertium } from "./apertium.js";
 import type { EngineDefinition } from "./engine.js";
 import { type TaskSettings, translateBatchTask, translateFileTask, translateTask } from "./tasks.js";
@@ -34,9 +34,20 @@ export interface TranslationOptions {
   chunkSize?: number;
   /** The queue the tasks' jobs go to. @defaultValue the platform's default queue */
   queue?: string;
+  /**
+   * Extra attempts of a job after a retryable failure (a pipeline that died, a 429 or 5xx the
+   * engine's own retries did not get past). Translations already made are in the cache, so a
+   * retried file or batch only pays for the rest. Errors marked not retryable never retry.
+   * @defaultValue 2
+   */
+  retries?: number;
+  /** Delay between attempts. @defaultValue `{ type: "exponential", delayMs: 1000, jitter: 0.5 }` */
+  backoff?: BackoffOptions;
 }
 
 const DEFAULTS = {
+  retries: 2,
+  backoff: { type: "exponential", delayMs: 1_000, jitter: 0.5 } as BackoffOptions,
   cache: true,
   cacheTtlMs: 30 * 86_400_000,
   chunkSize: 200,
@@ -101,6 +112,8 @@ export function translation(options: TranslationOptions = {}): Plugin {
     cacheTtlMs: settings.cacheTtlMs,
     chunkSize: settings.chunkSize,
     queue: options.queue,
+    retries: settings.retries,
+    backoff: settings.backoff,
   };
   return definePlugin({
     name: "translation",

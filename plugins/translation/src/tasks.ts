@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import {
+  type BackoffOptions,
   defineTask,
   PathNotAllowedError,
   resolveInputPath,
@@ -39,6 +40,8 @@ export interface TaskSettings {
   cacheTtlMs: number | undefined;
   chunkSize: number;
   queue: string | undefined;
+  retries: number;
+  backoff: BackoffOptions;
 }
 
 const language = z
@@ -52,6 +55,14 @@ function engineField(settings: TaskSettings) {
 }
 
 const chunkSizeField = z.number().int().min(1).max(10_000).optional();
+
+function common(settings: TaskSettings) {
+  return {
+    retries: settings.retries,
+    backoff: settings.backoff,
+    ...(settings.queue !== undefined ? { queue: settings.queue } : {}),
+  };
+}
 
 function engineOf(settings: TaskSettings, name: string | undefined): EngineDefinition {
   return settings.engines.get(name ?? settings.defaultEngine) as EngineDefinition;
@@ -124,7 +135,7 @@ export function translateTask(settings: TaskSettings): Task<TranslateInput, Tran
     name: "translation.translate",
     description: "translate one text",
     input: translateInput(settings) as z.ZodType<TranslateInput>,
-    ...(settings.queue !== undefined ? { queue: settings.queue } : {}),
+    ...common(settings),
     async run(input, ctx): Promise<TranslateResult> {
       const engine = engineOf(settings, input.engine);
       const answer = await translateTexts([input.text], base(settings, ctx, engine, input.from, input.to));
@@ -201,7 +212,7 @@ export function translateBatchTask(settings: TaskSettings): Task<TranslateBatchI
     name: "translation.translateBatch",
     description: "translate many texts, cached per text, progress per chunk",
     input: translateBatchInput(settings) as z.ZodType<TranslateBatchInput>,
-    ...(settings.queue !== undefined ? { queue: settings.queue } : {}),
+    ...common(settings),
     async run(input, ctx): Promise<TranslateBatchResult> {
       const started = performance.now();
       const engine = engineOf(settings, input.engine);
@@ -394,7 +405,7 @@ export function translateFileTask(settings: TaskSettings): Task<TranslateFileInp
     description:
       "translate columns of a CSV/TSV file or fields of a JSON/NDJSON file, streaming, progress in rows",
     input: translateFileInput(settings) as unknown as z.ZodType<TranslateFileInput>,
-    ...(settings.queue !== undefined ? { queue: settings.queue } : {}),
+    ...common(settings),
     async run(input, ctx): Promise<TranslateFileResult> {
       const started = performance.now();
       const engine = engineOf(settings, input.engine);

@@ -288,6 +288,40 @@ describe("translation.translateFile on the memory adapter", () => {
     });
   });
 
+  it("cancels a file mid-way: the job ends cancelled, leaves no partial file, and keeps what it translated", async () => {
+    const root = tempRoot();
+    const texts = sentences(3_000);
+    writeFileSync(join(root, "long.csv"), `id,text\n${texts.map((text, i) => `${i},${text}`).join("\n")}\n`);
+    const conveyor = await open({ roots: [root], chunkSize: 100 });
+    const job = await conveyor.enqueue<TranslateFileResult>("translation.translateFile", {
+      input: "long.csv",
+      output: "long-es.csv",
+      columns: ["text"],
+      from: "en",
+      to: "es",
+    });
+    for await (const event of job.events()) {
+      if (event.type === "progress" && (event.progress?.current ?? 0) >= 100) {
+        await job.cancel();
+        break;
+      }
+    }
+    await expect(job.result({ timeoutMs: 20_000 })).rejects.toThrow(/cancel/i);
+    expect(await job.status()).toBe("cancelled");
+    // The job is cancelled at once; the task stops at its next await and then removes its temporary file.
+    for (let waited = 0; readdirSync(root).length > 1 && waited < 5_000; waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(readdirSync(root)).toEqual(["long.csv"]);
+    // The chunks done before the cancel are in the cache: a batch of them never reaches the engine.
+    const again = await run<TranslateBatchResult>(conveyor, "translation.translateBatch", {
+      texts: texts.slice(0, 100),
+      from: "en",
+      to: "es",
+    });
+    expect(again.cache).toEqual({ hits: 100, misses: 0 });
+  });
+
   it("fails with a typed error naming the line or the column, and leaves no partial file", async () => {
     const root = tempRoot();
     writeFileSync(join(root, "bad.ndjson"), `{"text":"The cat sleeps."}\n{"text": "The dog eats.",}\n`);
