@@ -5,7 +5,7 @@ import { type BackendKind, type Harness, readEventStream, startHarness } from ".
 
 type Json = Record<string, any>;
 
-describe.each<BackendKind>(["memory", "disk"])("HTTP API on %s", (kind) => {
+describe.each<BackendKind>(["memory", "disk", "redis"])("HTTP API on %s", (kind) => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness(kind);

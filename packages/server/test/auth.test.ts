@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { ConfigError, createConveyor } from "@conveyor/core";
+import { useRedis } from "@conveyor/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { startServer } from "../src/index.js";
 import { type Harness, startHarness } from "./support.js";
@@ -146,6 +148,38 @@ describe("per-token rate limits", () => {
 
     const metrics = await (await h.call("/metrics", { token: TOKEN_B })).text();
     expect(metrics).toMatch(/^conveyor_rate_limit_rejections_total\{scope="api",token="token-1"\} 2$/m);
+  });
+});
+
+describe("per-token rate limits across servers", () => {
+  it("holds one limit for a token across two API processes sharing a Redis rate limiter", async () => {
+    const redis = await useRedis();
+    const prefix = `conveyor-api-limit-${randomUUID().slice(0, 8)}`;
+    const open = () =>
+      createConveyor({
+        url: "memory://",
+        rateLimiter: `${redis.url}?prefix=${prefix}`,
+        logger: false,
+        env: false,
+      });
+    const [a, b] = await Promise.all([open(), open()]);
+    const auth = { tokens: [TOKEN_A], rateLimit: { points: 3, durationMs: 60_000 } };
+    const [sa, sb] = await Promise.all([
+      startServer({ conveyor: a, port: 0, env: {}, auth }),
+      startServer({ conveyor: b, port: 0, env: {}, auth }),
+    ]);
+    try {
+      const statuses: number[] = [];
+      for (const url of [sa.url, sb.url, sa.url, sb.url]) {
+        const response = await fetch(`${url}/v1/queues`, { headers: { authorization: `Bearer ${TOKEN_A}` } });
+        statuses.push(response.status);
+      }
+      expect(statuses).toEqual([200, 200, 200, 429]);
+    } finally {
+      await Promise.all([sa.close(), sb.close()]);
+      await Promise.all([a.close(), b.close()]);
+      await redis.stop();
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,12 +10,14 @@ import {
   registerAdapter,
   type Worker,
 } from "@conveyor/core";
+import { type RedisConnection, useRedis } from "@conveyor/testing";
 import { z } from "zod";
 import { type ConveyorServer, type ServerOptions, startServer } from "../src/index.js";
 
 // The registry resolves adapters from the app's root; point the schemes at the packages under test.
 registerAdapter("memory", { packageName: "@conveyor/memory", load: () => import("@conveyor/memory") });
 registerAdapter("disk", { packageName: "@conveyor/disk", load: () => import("@conveyor/disk") });
+registerAdapter("redis", { packageName: "@conveyor/redis", load: () => import("@conveyor/redis") });
 
 export const greet = defineTask({
   name: "demo.greet",
@@ -61,7 +64,7 @@ export const slow = defineTask({
 
 export const TASKS = [greet, steps, explode, slow];
 
-export type BackendKind = "memory" | "disk";
+export type BackendKind = "memory" | "disk" | "redis";
 
 export interface Harness {
   conveyor: Conveyor;
@@ -73,7 +76,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Opens a platform on `kind` (disk in a fresh temp folder), a worker and an API server on a free port. */
+/**
+ * Opens a platform on `kind` (disk in a fresh temp folder; redis on an ephemeral `redis-server`,
+ * or `REDIS_URL`, under a random key prefix, queue, cache and rate limiter alike), a worker and an
+ * API server on a free port.
+ */
 export async function startHarness(
   kind: BackendKind,
   options: {
@@ -84,15 +91,25 @@ export async function startHarness(
   } = {},
 ): Promise<Harness> {
   let folder: string | undefined;
-  let url = "memory://";
+  let redis: RedisConnection | undefined;
+  let queue = "memory://";
+  let cache = "memory://";
+  let rateLimiter = "memory://";
   if (kind === "disk") {
     folder = mkdtempSync(join(tmpdir(), "conveyor-server-"));
-    url = `disk://${folder}?pollIntervalMs=10&minPollMs=2`;
+    queue = `disk://${folder}?pollIntervalMs=10&minPollMs=2`;
+    cache = `disk://${folder}`;
+  } else if (kind === "redis") {
+    redis = await useRedis();
+    const prefix = `conveyor-server-${randomUUID().slice(0, 8)}`;
+    queue = `${redis.url}?prefix=${prefix}:q`;
+    cache = `${redis.url}?prefix=${prefix}:c`;
+    rateLimiter = `${redis.url}?prefix=${prefix}:r`;
   }
   const conveyor = await createConveyor({
-    queue: url,
-    cache: kind === "disk" ? `disk://${folder}` : url,
-    rateLimiter: "memory://",
+    queue,
+    cache,
+    rateLimiter,
     tasks: TASKS,
     logger: false,
     env: false,
@@ -127,6 +144,7 @@ export async function startHarness(
       await server.close();
       await conveyor.close();
       if (folder) rmSync(folder, { recursive: true, force: true });
+      await redis?.stop();
     },
   };
 }
