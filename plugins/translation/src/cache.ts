@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { Cache, TaskContext } from "@conveyor/core";
 import type { EngineDefinition } from "./engine.js";
 
@@ -33,8 +33,12 @@ export function normalizeText(text: string): string {
  * ```
  */
 export function translationCacheKey(cacheId: string, from: string, to: string, text: string): string {
-  const hash = createHash("sha256").update(normalizeText(text)).digest("hex");
-  return `translation:${cacheId}:${from}:${to}:${hash}`;
+  return keyOf(cacheId, from, to, normalizeText(text));
+}
+
+/** The key of an already normalised text (the one-shot `hash` is faster than `createHash` per text). */
+function keyOf(cacheId: string, from: string, to: string, normalized: string): string {
+  return `translation:${cacheId}:${from}:${to}:${hash("sha256", normalized, "hex")}`;
 }
 
 /** What {@link translateTexts} needs. */
@@ -74,7 +78,7 @@ export async function translateTexts(
   const normalized = texts.map(normalizeText);
   const unique = [...new Set(normalized.filter((text) => text !== ""))];
   const translated = new Map<string, string>();
-  const keys = unique.map((text) => translationCacheKey(engine.cacheId, options.from, options.to, text));
+  const keys = unique.map((text) => keyOf(engine.cacheId, options.from, options.to, text));
   let hits = 0;
   if (options.useCache && unique.length > 0) {
     const cached = await getMany(ctx.cache, keys, ctx);
