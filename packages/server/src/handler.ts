@@ -467,6 +467,12 @@ export function createConveyorHandler(options: ConveyorHandlerOptions): Conveyor
           connection: "keep-alive",
           "x-accel-buffering": "no",
         };
+        // A browser's EventSource reconnects after every end of stream, sending the last id it saw;
+        // 204 is the one answer that makes it stop, so a finished job's stream is not replayed forever.
+        if (ctx.req.headers["last-event-id"] !== undefined && isTerminal(record.state)) {
+          ctx.res.writeHead(204, ctx.headers).end();
+          return;
+        }
         // A HEAD has no body to stream: answering at once keeps it from hanging until the job ends.
         if (ctx.req.method === "HEAD") {
           ctx.res.writeHead(200, sseHeaders).end();

@@ -233,6 +233,9 @@ describe.each<BackendKind>(["memory", "disk", "redis"])("HTTP API on %s", (kind)
     );
     const events = await readEventStream(await h.call(`/v1/jobs/${done.id}/events`));
     expect(events.map((e) => e.event)).toEqual(["snapshot", "completed"]);
+    // EventSource reconnects with the last id it saw: 204 tells it the stream is over for good.
+    const again = await h.call(`/v1/jobs/${done.id}/events`, { headers: { "last-event-id": "2" } });
+    expect(again.status).toBe(204);
   });
 
   it("retries a failed job and refuses to retry a completed one", async () => {
