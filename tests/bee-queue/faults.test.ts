@@ -91,11 +91,15 @@ describe("bee-queue faults", () => {
     await queue.add(jobs(prefix, name, 0, total));
 
     // leaseMs is Bee-Queue's stallInterval: a dead worker's jobs are back within two of them.
-    const first = startWorker([redis.url, prefix, name, concurrency, 1_000, 250, 15]);
-    await waitFor(async () => (await queue.counts(name)).completed >= 60, {
-      timeoutMs: 15_000,
-      message: "60 jobs done",
-    });
+    const first = startWorker([redis.url, prefix, name, concurrency, 1_000, 250, 40]);
+    // Killed while it holds jobs (a loaded machine may leave a worker idle for a moment).
+    await waitFor(
+      async () => {
+        const counts = await queue.counts(name);
+        return counts.completed >= 60 && counts.active >= 3;
+      },
+      { timeoutMs: 15_000, message: "60 jobs done and some running" },
+    );
     first.child.kill("SIGKILL");
     await first.exited;
     const inFlight = (await queue.counts(name)).active;
