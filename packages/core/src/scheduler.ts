@@ -137,6 +137,8 @@ export function scheduleJobId(name: string, tick: number): string {
 const NEVER = 8_640_000_000_000_000;
 const MIN_EVERY_MS = 100;
 const DUE_BATCH = 100;
+/** Longest pause between two rounds while they keep failing. */
+const MAX_BACKOFF_MS = 5_000;
 /** Ticks one schedule may fire in one round; the rest wait for the next round. */
 const MAX_TICKS_PER_ROUND = 1_000;
 
@@ -471,19 +473,34 @@ export function createScheduler(conveyor: Conveyor, options: SchedulerOptions = 
     return fired;
   };
 
+  // While the backend is away, rounds back off (up to MAX_BACKOFF_MS) and only the first failure
+  // of an outage is a warning, so an outage does not flood the log.
+  let failures = 0;
   const loop = () => {
     timer = undefined;
     if (closing) return;
-    running = runOnce().catch((error: unknown) => {
-      log.warn("scheduler round failed; retrying", {
-        scheduler: id,
-        error: (error as Error)?.message ?? String(error),
-      });
-      return 0;
-    });
+    running = runOnce().then(
+      (fired) => {
+        if (failures > 0)
+          log.info("scheduler rounds succeed again", { scheduler: id, failedRounds: failures });
+        failures = 0;
+        return fired;
+      },
+      (error: unknown) => {
+        failures++;
+        const fields = { scheduler: id, error: (error as Error)?.message ?? String(error) };
+        if (failures === 1) log.warn("scheduler round failed; retrying with backoff", fields);
+        else log.debug("scheduler round failed again", { ...fields, failedRounds: failures });
+        return 0;
+      },
+    );
     void running.finally(() => {
       running = undefined;
-      if (!closing) timer = setTimeout(loop, pollIntervalMs);
+      const delayMs =
+        failures === 0
+          ? pollIntervalMs
+          : Math.min(MAX_BACKOFF_MS, pollIntervalMs * 2 ** Math.min(failures, 10));
+      if (!closing) timer = setTimeout(loop, Math.max(pollIntervalMs, delayMs));
     });
   };
 
