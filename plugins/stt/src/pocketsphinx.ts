@@ -207,6 +207,11 @@ class Decoder {
     signal: AbortSignal,
   ): Promise<DecoderAnswer> {
     return new Promise((resolve, reject) => {
+      // A listener added to a signal that has already fired never runs: check first.
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
       if (this.exited) {
         reject(new SttEngineError("pocketsphinx", "the decoder process has exited", { retryable: true }));
         return;

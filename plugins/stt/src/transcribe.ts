@@ -204,6 +204,7 @@ async function transcribeSpan(
   span: Span,
   request: { language?: string | undefined; phrases?: readonly string[] | undefined; signal: AbortSignal },
 ): Promise<EngineResult> {
+  request.signal.throwIfAborted();
   const result = await engine.transcribe(engineAudio(wav, span), request);
   const segments = result.segments.map((segment) => ({
     ...segment,

@@ -234,6 +234,46 @@ describe.skipIf(!ENGINE_PRESENT)("stt.transcribe with PocketSphinx on the memory
     );
   }, 120_000);
 
+  it("cancels a long transcription mid-way: the job and its chunk jobs end, the decoded audio is removed", async () => {
+    const root = tempRoot();
+    const workDir = tempRoot();
+    const files = SENTENCES.map((sentence, i) => speak(sentence, join(root, `s${i}.wav`)));
+    join_([...files, ...files, ...files], 700, join(root, "long.wav"));
+    const { conveyor } = await open({ roots: [root], workDir });
+    const job = await conveyor.enqueue<TranscribeResult>("stt.transcribe", {
+      audio: "long.wav",
+      maxChunkMs: 5_000,
+    });
+    for await (const event of job.events()) {
+      if (event.type === "progress" && (event.progress?.current ?? 0) > 0) {
+        await job.cancel();
+        break;
+      }
+    }
+    const error = await job.result({ timeoutMs: 60_000 }).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe("JOB_CANCELLED");
+    expect(await job.status()).toBe("cancelled");
+    const chunkStates = async () =>
+      (await conveyor.listJobs({ limit: 1_000 }))
+        .filter((j) => j.task === "stt.transcribeChunk")
+        .map((j) => j.state);
+    const deadline = Date.now() + 30_000;
+    while (
+      ((await chunkStates()).some((state) => state === "waiting" || state === "active") ||
+        readdirSync(workDir).length > 0) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const states = await chunkStates();
+    expect(states.length).toBeGreaterThanOrEqual(6);
+    expect(states.filter((state) => state === "cancelled").length).toBeGreaterThan(0);
+    expect(
+      states.every((state) => state === "cancelled" || state === "completed" || state === "failed"),
+    ).toBe(true);
+    expect(readdirSync(workDir)).toEqual([]);
+  }, 120_000);
+
   it("fails bad input with typed errors and keeps the worker going", async () => {
     const root = tempRoot();
     const outside = tempRoot();
