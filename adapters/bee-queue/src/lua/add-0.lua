@@ -11,8 +11,22 @@
 -- @include common
 -- Cleans up after expired jobs at the pace jobs arrive.
 prune(100 + 2 * math.floor((#ARGV - 3) / 11))
+
+-- Writes to the indexes and to Bee-Queue's lists are gathered per key and sent in batches: a bulk
+-- add then costs a few commands per job rather than a dozen.
+local batches, order = {}, {}
+local function gather(command, key, ...)
+  local id = command .. '\0' .. key
+  local batch = batches[id]
+  if not batch then
+    batch = { command = command, key = key, args = {} }
+    batches[id] = batch
+    order[#order + 1] = batch
+  end
+  for _, value in ipairs({ ... }) do batch.args[#batch.args + 1] = value end
+end
+
 local out = {}
-local seenQueues = {}
 for i = 4, #ARGV, 11 do
   local id, queue, task = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = jkey(id)
@@ -29,31 +43,41 @@ for i = 4, #ARGV, 11 do
     local createdAt = ARGV[i + 9]
     local state = 'waiting'
     if tonumber(runAt) > NOW then state = 'delayed' end
-    redis.call('HSET', key, 'id', id, 'queue', queue, 'task', task, 'input', ARGV[i + 3],
-      'state', state, 'priority', ARGV[i + 4], 'attempt', 0, 'maxAttempts', ARGV[i + 6],
-      'createdAt', createdAt, 'runAt', runAt)
-    if ARGV[i + 7] ~= '' then redis.call('HSET', key, 'backoff', ARGV[i + 7]) end
-    if ARGV[i + 8] ~= '' then redis.call('HSET', key, 'timeoutMs', ARGV[i + 8]) end
-    if ARGV[i + 10] ~= '' then redis.call('HSET', key, 'meta', ARGV[i + 10]) end
-    redis.call('SADD', skey(queue, state), id)
-    redis.call('ZADD', CV .. 'all', createdAt, id)
-    redis.call('ZADD', CV .. 'q:' .. queue, createdAt, id)
-    if not seenQueues[queue] then
+    local fields = { 'id', id, 'queue', queue, 'task', task, 'input', ARGV[i + 3], 'state', state,
+      'priority', ARGV[i + 4], 'attempt', 0, 'maxAttempts', ARGV[i + 6], 'createdAt', createdAt,
+      'runAt', runAt }
+    if ARGV[i + 7] ~= '' then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = ARGV[i + 7] end
+    if ARGV[i + 8] ~= '' then fields[#fields + 1] = 'timeoutMs'; fields[#fields + 1] = ARGV[i + 8] end
+    if ARGV[i + 10] ~= '' then fields[#fields + 1] = 'meta'; fields[#fields + 1] = ARGV[i + 10] end
+    redis.call('HSET', key, unpack(fields))
+    gather('SADD', skey(queue, state), id)
+    gather('ZADD', CV .. 'all', createdAt, id)
+    gather('ZADD', CV .. 'q:' .. queue, createdAt, id)
+    if not batches['SADD\0' .. CV .. 'queues\0' .. queue] then
+      batches['SADD\0' .. CV .. 'queues\0' .. queue] = true
       redis.call('SADD', CV .. 'queues', queue)
-      seenQueues[queue] = true
     end
-
-    redis.call('HSET', bq(queue, 'jobs'), id, bqData(task, createdAt))
+    gather('HSET', bq(queue, 'jobs'), id, bqData(task, createdAt))
     if state == 'delayed' then
       redis.call('ZADD', bq(queue, 'delayed'), runAt, id)
       -- As addDelayedJob does: a new head wakes the workers' timers.
       local head = redis.call('ZRANGE', bq(queue, 'delayed'), 0, 0)
       if head[1] == id then redis.call('PUBLISH', bq(queue, 'earlierDelayed'), runAt) end
     else
-      redis.call('LPUSH', bq(queue, 'waiting'), id)
+      -- In order: one LPUSH of many ids leaves the first at the tail, where workers take from.
+      gather('LPUSH', bq(queue, 'waiting'), id)
     end
     publish(queue, id, 'added', nil, nil)
     out[#out + 1] = 1
+  end
+end
+
+-- Lua's unpack takes a bounded number of values: send long batches in slices.
+for _, batch in ipairs(order) do
+  local args = batch.args
+  -- An even slice length keeps ZADD's score/member and HSET's field/value pairs together.
+  for from = 1, #args, 1000 do
+    redis.call(batch.command, batch.key, unpack(args, from, math.min(from + 999, #args)))
   end
 end
 return out
