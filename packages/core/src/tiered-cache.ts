@@ -203,6 +203,36 @@ export function createTieredCache(tiers: readonly Cache[], options: TieredCacheO
     if (closed) throw new ClosedError(`this ${name} cache`, { scope: "cache" });
   };
 
+  // Calls in flight with their deadlines, checked by one interval while any is pending: a timer
+  // per call cost a third of a memory-tier read.
+  const inFlight = new Set<{ deadline: number; tier: Tier; reject: (error: unknown) => void }>();
+  let watchdog: NodeJS.Timeout | undefined;
+  const watch = () => {
+    if (watchdog !== undefined) return;
+    watchdog = setInterval(
+      () => {
+        const now = Date.now();
+        for (const entry of inFlight) {
+          if (entry.deadline > now) continue;
+          inFlight.delete(entry);
+          entry.reject(
+            new BackendUnavailableError(
+              `${entry.tier.label} of the ${name} cache`,
+              `no answer within ${timeoutMs} ms`,
+              { scope: "cache" },
+            ),
+          );
+        }
+        if (inFlight.size === 0) {
+          clearInterval(watchdog);
+          watchdog = undefined;
+        }
+      },
+      Math.max(5, Math.round(timeoutMs / 4)),
+    );
+    watchdog.unref();
+  };
+
   /** Runs one tier call, failing it after `timeoutMs`; synchronous throws become rejections. */
   const call = <T>(tier: Tier, run: (cache: Cache) => Promise<T>): Promise<T> => {
     let pending: Promise<T>;
@@ -213,22 +243,16 @@ export function createTieredCache(tiers: readonly Cache[], options: TieredCacheO
     }
     if (timeoutMs === 0) return pending;
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new BackendUnavailableError(
-            `${tier.label} of the ${name} cache`,
-            `no answer within ${timeoutMs} ms`,
-            { scope: "cache" },
-          ),
-        );
-      }, timeoutMs);
+      const entry = { deadline: Date.now() + timeoutMs, tier, reject };
+      inFlight.add(entry);
+      watch();
       pending.then(
         (value) => {
-          clearTimeout(timer);
+          inFlight.delete(entry);
           resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          inFlight.delete(entry);
           reject(error);
         },
       );
@@ -614,6 +638,8 @@ export function createTieredCache(tiers: readonly Cache[], options: TieredCacheO
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      clearInterval(watchdog);
+      watchdog = undefined;
       const results = await Promise.allSettled(tiers.map((cache) => cache.close()));
       const failure = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failure) throw failure.reason;
