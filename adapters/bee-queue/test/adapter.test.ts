@@ -191,6 +191,46 @@ describe("bee-queue adapter", () => {
     }
   });
 
+  it("a bulk add of 1,200 jobs (one id twice) stores each once and they run first in, first out", async () => {
+    const prefix = randomPrefix();
+    const name = `${prefix}-bulk`;
+    const queue = createBeeQueue({ url: redis.url, prefix, log: silentLogger });
+    const order: number[] = [];
+    const task = defineTask({
+      name: "t.ordered",
+      queue: name,
+      run: ({ n }: { n: number }) => {
+        order.push(n);
+        return n;
+      },
+    });
+    const conveyor = await platform(queue, [task]);
+    try {
+      const now = Date.now();
+      const jobs = Array.from({ length: 1_200 }, (_, n) => ({
+        id: `${prefix}-${n}`,
+        queue: name,
+        task: "t.ordered",
+        input: { n },
+        priority: 0,
+        runAt: now,
+        createdAt: now,
+        maxAttempts: 1,
+      }));
+      const results = await queue.add([...jobs, { ...jobs[7]!, input: { n: -1 } }]);
+      expect(results.filter((r) => r.created)).toHaveLength(1_200);
+      expect(results.at(-1)).toMatchObject({ created: false, job: { id: `${prefix}-7`, input: { n: 7 } } });
+      expect(await queue.counts(name)).toMatchObject({ waiting: 1_200 });
+      const worker = conveyor.worker({ concurrency: 1 });
+      await waitFor(async () => (await queue.counts(name)).completed === 1_200, { timeoutMs: 15_000 });
+      await worker.close();
+      expect(order).toEqual(jobs.map((_, n) => n));
+    } finally {
+      await conveyor.close();
+      await queue.close();
+    }
+  }, 30_000);
+
   it("an expired job leaves nothing behind: its record, its index entries and its Bee-Queue entry go", async () => {
     const prefix = randomPrefix();
     const name = `${prefix}-q`;
