@@ -26,6 +26,12 @@ export interface SttOptions {
   /** Largest input accepted, file or download, in bytes. @defaultValue no limit */
   maxInputBytes?: number;
   /**
+   * Hosts an `http(s)` audio URL may point to (exact host names, e.g. `"media.example.com"`);
+   * `[]` refuses URLs, so workers never fetch what a job names.
+   * @defaultValue any host
+   */
+  urlHosts?: string[];
+  /**
    * Folder for decoded audio while a job runs (removed when it ends). Chunk jobs read it, so
    * workers on other machines need it shared (the same path on a network file system).
    * @defaultValue `<os tmpdir>/conveyor-stt`
@@ -102,6 +108,7 @@ export function stt(options: SttOptions = {}): SttPlugin {
     roots: (options.roots?.length ? options.roots : [process.cwd()]).map((root) => resolve(root)),
     workDir: resolve(options.workDir ?? join(tmpdir(), "conveyor-stt")),
     maxInputBytes: options.maxInputBytes,
+    urlHosts: options.urlHosts,
     concurrency,
     platform: () => platform,
   });

@@ -354,6 +354,14 @@ export function pocketsphinx(options: PocketSphinxOptions = {}): SttEngineFactor
       return {
         name: "pocketsphinx",
         async transcribe(audio: EngineAudio, request: EngineRequest): Promise<EngineResult> {
+          const primary = (tag: string) => tag.split("-")[0]!.toLowerCase();
+          if (request.language && primary(request.language) !== primary(settings.language)) {
+            throw new SttEngineError(
+              "pocketsphinx",
+              `the loaded model is ${settings.language} and cannot transcribe ${request.language}. Give pocketsphinx({ hmm, lm, dict, language }) a model for that language, or leave language out`,
+              { retryable: false, details: { model: settings.language, language: request.language } },
+            );
+          }
           const grammar = request.phrases?.length ? phrasesToJsgf(request.phrases) : undefined;
           if (grammar && grammar.words.length === 0) throw new GrammarError("pocketsphinx", []);
           const decoder = await pick();

@@ -119,6 +119,8 @@ export interface TranscribeTaskOptions {
   workDir: string;
   /** Largest input accepted (file or download), in bytes. */
   maxInputBytes: number | undefined;
+  /** Hosts URL inputs may point to; undefined allows any. */
+  urlHosts?: readonly string[] | undefined;
   /** Chunks transcribed at once inside one job when chunks do not go to child jobs. */
   concurrency: number;
   /** The platform child jobs go through, once attached; undefined transcribes every chunk in the job. */
@@ -314,7 +316,7 @@ async function runChildJobs(
  * const engine = pocketsphinx();
  * const resource = defineResource({ name: "stt.engine.pocketsphinx", load: (ctx) => engine.load(ctx) });
  * const [transcribe, chunk] = transcribeTasks({
- *   engine, resource, roots: ["/srv/audio"], workDir: "/tmp/conveyor-stt", maxInputBytes: undefined, concurrency: 2, platform: () => undefined,
+ *   engine, resource, roots: ["/srv/audio"], workDir: "/tmp/conveyor-stt", maxInputBytes: undefined, urlHosts: undefined, concurrency: 2, platform: () => undefined,
  * });
  * ```
  */
@@ -337,6 +339,17 @@ export function transcribeTasks(
       try {
         let source: string;
         if (downloaded) {
+          const host = new URL(input.audio).hostname;
+          if (options.urlHosts && !options.urlHosts.includes(host)) {
+            throw new PathNotAllowedError(
+              input.audio,
+              options.urlHosts.length
+                ? `its host ${host} is not one of the allowed hosts (${options.urlHosts.join(", ")}). Add it with stt({ urlHosts: [...] })`
+                : "audio URLs are turned off (stt({ urlHosts: [] })). Pass a file path inside the roots",
+              { reason: "host-not-allowed", host },
+              { scope: "stt" },
+            );
+          }
           await download(input.audio, downloaded, options.maxInputBytes, ctx.signal);
           source = downloaded;
         } else {

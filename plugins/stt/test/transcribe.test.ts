@@ -228,6 +228,11 @@ describe.skipIf(!ENGINE_PRESENT)("stt.transcribe with PocketSphinx on the memory
       name: "AudioDecodeError",
       code: "AUDIO_DECODE",
     });
+    const fenced = await open({ roots: [root], urlHosts: ["media.example.com"] });
+    expect(await jobError(transcribe(fenced.conveyor, { audio: `${base}/audio.wav` }))).toMatchObject({
+      name: "PathNotAllowedError",
+      code: "PATH_NOT_ALLOWED",
+    });
     const limited = await open({ roots: [root], maxInputBytes: 1_000 });
     expect((await jobError(transcribe(limited.conveyor, { audio: `${base}/audio.wav` }))).message).toMatch(
       /over the limit of 1000 bytes/,
@@ -303,6 +308,9 @@ describe.skipIf(!ENGINE_PRESENT)("stt.transcribe with PocketSphinx on the memory
         retryable: false,
       });
     }
+    const french = await jobError(transcribe(conveyor, { audio: "ok.wav", language: "fr-FR" }));
+    expect(french).toMatchObject({ name: "SttEngineError", retryable: false });
+    expect(french.message).toContain("the loaded model is en-US and cannot transcribe fr-FR");
     const grammar = await jobError(transcribe(conveyor, { audio: "ok.wav", phrases: ["hello xyzzyplugh"] }));
     expect(grammar).toMatchObject({ name: "GrammarError", code: "STT_GRAMMAR" });
     expect(grammar.message).toContain("xyzzyplugh");
