@@ -1,5 +1,5 @@
 import { BackendUnavailableError, isConveyorError, type Logger, maskUrlsIn } from "@conveyor/core";
-import type { Redis, RedisOptions } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import type { BullmqTarget } from "./url.js";
 
 /** Reconnect after 50 ms, doubling up to 2 s, with jitter so a fleet does not reconnect in step. */
@@ -115,4 +115,66 @@ export function watchConnection(client: Redis, role: Role, masked: string, log: 
       error: maskUrlsIn(error instanceof Error ? error.message : String(error)),
     });
   });
+}
+
+interface Pooled {
+  readonly client: Redis;
+  users: number;
+}
+
+// One connection per (role, server, credentials) in this process, shared by every adapter that
+// uses it: BullMQ's Queues and Workers share a non-blocking connection safely.
+const pool = new Map<string, Pooled>();
+
+/**
+ * A use of the process-wide connection of `role` to `target`, opened on first use; the last
+ * `release()` closes it.
+ */
+export function acquire(
+  target: BullmqTarget,
+  role: "command" | "worker",
+  connectTimeoutMs: number,
+  log: Logger,
+): { client: Redis; release(): Promise<void> } {
+  const key = [
+    role,
+    target.host,
+    target.port,
+    target.db,
+    target.tls,
+    target.username,
+    target.password,
+    connectTimeoutMs,
+  ].join("\u0000");
+  let pooled = pool.get(key);
+  if (!pooled) {
+    const client = new Redis(clientOptions(target, role, connectTimeoutMs));
+    watchConnection(client, role, target.masked, log);
+    pooled = { client, users: 0 };
+    pool.set(key, pooled);
+  }
+  pooled.users++;
+  const shared = pooled;
+  let released = false;
+  return {
+    client: shared.client,
+    async release() {
+      if (released) return;
+      released = true;
+      shared.users--;
+      if (shared.users > 0) return;
+      if (pool.get(key) === shared) pool.delete(key);
+      await closeClient(shared.client);
+    },
+  };
+}
+
+/** Quits gracefully when connected, disconnects at once otherwise. */
+export async function closeClient(client: Redis): Promise<void> {
+  try {
+    if (client.status === "ready") await client.quit();
+    else client.disconnect();
+  } catch {
+    client.disconnect();
+  }
 }

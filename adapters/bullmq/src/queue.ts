@@ -24,7 +24,14 @@ import {
 } from "@conveyor/core";
 import { Queue as BullQueue, Job } from "bullmq";
 import { Redis } from "ioredis";
-import { checkPersistence, clientOptions, toBackendError, watchConnection } from "./connection.js";
+import {
+  acquire,
+  checkPersistence,
+  clientOptions,
+  closeClient,
+  toBackendError,
+  watchConnection,
+} from "./connection.js";
 import { BullmqConsumer, type ConsumerContext } from "./consumer.js";
 import { EventHub } from "./events.js";
 import {
@@ -251,7 +258,13 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
   const target = given ? undefined : parseBullmqUrl(settings.url).target;
   const masked = target?.masked ?? "(the given client)";
   const own: Redis[] = [];
+  const releases: (() => Promise<void>)[] = [];
   const connect = (role: "command" | "worker" | "cancel"): Redis => {
+    if (target && role !== "cancel") {
+      const lease = acquire(target, role, settings.connectTimeoutMs, log);
+      releases.push(lease.release);
+      return lease.client;
+    }
     const client = given
       ? given.duplicate(role === "command" ? {} : { maxRetriesPerRequest: null })
       : new Redis(clientOptions(target!, role, settings.connectTimeoutMs));
@@ -736,16 +749,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       await Promise.all([...consumers].map((consumer) => consumer.close({ drain: false })));
       await hub?.close();
       await Promise.all([...bullQueues.values()].map((queue) => queue.close().catch(() => undefined)));
-      await Promise.all(
-        own.map(async (client) => {
-          try {
-            if (client.status === "ready") await client.quit();
-            else client.disconnect();
-          } catch {
-            client.disconnect();
-          }
-        }),
-      );
+      await Promise.all([...own.map(closeClient), ...releases.map((release) => release())]);
     },
   };
 }) satisfies QueueFactory<BullmqQueueOptions>;
