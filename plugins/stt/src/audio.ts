@@ -181,7 +181,12 @@ export async function decodeAudio(input: string, output: string, options: Decode
       decoder === "sox" ? soxHint(input, result.stderr) : result.stderr.trim() || "ffmpeg failed",
     );
   }
-  if (!anyInstalled) throw new EngineNotInstalledError("sox (the audio decoder)", "apt-get install sox");
+  if (!anyInstalled) {
+    throw new EngineNotInstalledError(
+      `an audio decoder (${decoders.join(" or ")})`,
+      `apt-get install ${decoders.includes("sox") ? "sox" : decoders.join(" ")}`,
+    );
+  }
   throw new AudioDecodeError(input, failures.join("; "));
 }
 

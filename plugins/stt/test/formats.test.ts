@@ -107,3 +107,14 @@ describe("grammar and segments", () => {
     ]);
   });
 });
+
+describe("decoders", () => {
+  it("names what to install when none of the allowed decoders is on the machine", async () => {
+    const error = await decodeAudio("a.wav", "b.wav", {
+      sampleRate: 16_000,
+      decoders: ["no-such-decoder" as "ffmpeg"],
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineNotInstalledError);
+    expect((error as Error).message).toContain("an audio decoder (no-such-decoder) is not installed");
+  });
+});
