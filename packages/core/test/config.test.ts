@@ -67,11 +67,13 @@ describe("URLs", () => {
 
 describe("adapter registry", () => {
   it("names the package to install when a scheme's adapter is missing", async () => {
-    const error = await createFromUrl("queue", "bee-queue+redis://localhost", ["/nonexistent"]).catch(
+    // Every real adapter is installed in this workspace, so the missing one is registered here.
+    registerAdapter("absent+redis", { packageName: "@conveyor/absent-adapter" });
+    const error = await createFromUrl("queue", "absent+redis://localhost", ["/nonexistent"]).catch(
       (e) => e,
     );
     expect(error).toBeInstanceOf(AdapterNotInstalledError);
-    expect(error.message).toContain("npm install @conveyor/bee-queue");
+    expect(error.message).toContain("npm install @conveyor/absent-adapter");
   });
 
   it("refuses unknown schemes and lists the known ones", async () => {
