@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
+  decodeAudio,
+  EngineNotInstalledError,
   formatTranscript,
   phrasesToJsgf,
   planChunks,
