@@ -1,0 +1,116 @@
+import { isConveyorError, type Logger, type NewJob } from "@conveyor/core";
+import { type RedisServerHandle, randomPrefix, startRedisServer, waitFor } from "@conveyor/testing";
+import { Queue } from "bullmq";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createBullmqQueue } from "../src/index.js";
+
+let redis: RedisServerHandle;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+function newJob(prefix: string, overrides: Partial<NewJob> = {}): NewJob {
+  const now = Date.now();
+  return {
+    id: `${prefix}-${Math.random().toString(36).slice(2)}`,
+    queue: `${prefix}-q`,
+    task: "demo.echo",
+    input: { text: "hi" },
+    priority: 0,
+    runAt: now,
+    createdAt: now,
+    maxAttempts: 1,
+    ...overrides,
+  };
+}
+
+describe("the BullMQ adapter", () => {
+  it("stores real BullMQ jobs: BullMQ's own Queue sees them with the task as name and the input in data", async () => {
+    const prefix = randomPrefix();
+    const queue = createBullmqQueue({
+      url: `bullmq+${redis.url}`,
+      prefix,
+      log: silent,
+      checkPersistence: false,
+    });
+    const bull = new Queue(`${prefix}-q`, { connection: { host: redis.host, port: redis.port }, prefix });
+    try {
+      const job = newJob(prefix, { priority: 5 });
+      const later = newJob(prefix, { runAt: Date.now() + 60_000 });
+      await queue.add([job, later]);
+      const seen = await bull.getJob(job.id);
+      expect(seen?.name).toBe("demo.echo");
+      expect(seen?.data).toMatchObject({ i: { text: "hi" }, a: 1, p: 5 });
+      expect(await bull.getJobCounts("prioritized", "delayed")).toEqual({ prioritized: 1, delayed: 1 });
+      expect(await queue.counts(`${prefix}-q`)).toMatchObject({ waiting: 1, delayed: 1 });
+    } finally {
+      await bull.close();
+      await queue.close();
+    }
+  });
+
+  it("refuses ids BullMQ cannot hold and priorities outside its range, adding nothing", async () => {
+    const prefix = randomPrefix();
+    const queue = createBullmqQueue({
+      url: `bullmq+${redis.url}`,
+      prefix,
+      log: silent,
+      checkPersistence: false,
+    });
+    try {
+      for (const bad of [{ id: "42" }, { id: "a:b" }, { priority: 1.5 }, { priority: 2_000_000 }]) {
+        const error = await queue.add([newJob(prefix, bad)]).then(
+          () => undefined,
+          (caught: unknown) => caught,
+        );
+        expect(isConveyorError(error), `expected a ValidationError for ${JSON.stringify(bad)}`).toBe(true);
+        expect((error as Error).name).toBe("ValidationError");
+      }
+      expect(await queue.listJobs({ queue: `${prefix}-q` })).toEqual([]);
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it("warns once when Redis keeps no data across a restart", async () => {
+    const warnings: string[] = [];
+    const log: Logger = { ...silent, warn: (message) => warnings.push(message) };
+    const queue = createBullmqQueue({ url: `bullmq+${redis.url}/1`, prefix: randomPrefix(), log });
+    try {
+      await queue.counts("anything");
+      await waitFor(() => warnings.length > 0, { timeoutMs: 5_000, message: "the persistence warning" });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain("no persistence");
+      expect(warnings[0]).toContain("appendonly yes");
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it("a call while Redis is unreachable fails with BackendUnavailableError naming the masked URL", async () => {
+    const queue = createBullmqQueue({
+      url: "bullmq+redis://:secret@127.0.0.1:1/0",
+      prefix: randomPrefix(),
+      log: silent,
+      checkPersistence: false,
+      connectTimeoutMs: 200,
+    });
+    try {
+      const error = await queue.counts("q").then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(isConveyorError(error)).toBe(true);
+      expect((error as Error).name).toBe("BackendUnavailableError");
+      expect((error as Error).message).toContain(":***@127.0.0.1:1");
+      expect((error as Error).message).not.toContain("secret");
+    } finally {
+      await queue.close();
+    }
+  });
+});
