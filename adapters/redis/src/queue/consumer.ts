@@ -154,6 +154,13 @@ function encodeValid(record: JobRecord, outcome: Outcome): (string | number)[] {
 /** Claim calls that may overlap: one round trip hides behind another. */
 const MAX_IN_FLIGHT = 3;
 
+/**
+ * How often a busy consumer's claim also recovers stalled jobs, promotes due ones and forgets
+ * expired ones: at most this late after a lease ran out or a job came due that it did not know
+ * of (another process's retry); its own retries and woken waits ask for it at once.
+ */
+const MAINTAIN_EVERY_MS = 50;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -185,6 +192,10 @@ export class RedisConsumer implements Consumer {
   private started = false;
   private releasing = false;
   private soon = false;
+  /** Housekeeping (see claim-2.lua `maintain`): asked on the next call, last done at, next due. */
+  private maintainNext = true;
+  private maintainedAt = 0;
+  private nextDue = -1;
   /** Most jobs one claim call takes: half the slots, so two calls share the work (see claimSoon). */
   private readonly batchMax: number;
 
@@ -284,6 +295,15 @@ export class RedisConsumer implements Consumer {
     if (free > count) this.claimSoon();
     const { redis, base, maxEvents } = this.ctx;
     let reply: [string[][], number, number[]];
+    const now = Date.now();
+    const maintain =
+      this.maintainNext ||
+      now - this.maintainedAt >= MAINTAIN_EVERY_MS ||
+      (this.nextDue !== -1 && now >= this.nextDue);
+    if (maintain) {
+      this.maintainNext = false;
+      this.maintainedAt = now;
+    }
     try {
       const waiting = this.ctx.ready();
       if (waiting !== undefined) await waiting;
@@ -291,17 +311,19 @@ export class RedisConsumer implements Consumer {
         `${base}events`,
         `${base}paused`,
         base,
-        Date.now(),
+        now,
         maxEvents,
         this.workerId,
         this.leaseMs,
         count,
         n,
+        maintain ? "1" : "0",
         ...outcomes,
         ...this.queues,
       );
       this.failures = 0;
     } catch (error) {
+      if (maintain) this.maintainNext = true;
       // Nothing is lost: the outcomes go out again with the next call (a repeat of one that
       // did land is refused by its attempt check).
       this.outcomes = outcomes.concat(this.outcomes);
@@ -321,6 +343,7 @@ export class RedisConsumer implements Consumer {
     this.reserved -= count;
     this.inFlight--;
     const [claimed, nextDue] = reply;
+    if (nextDue !== -2) this.nextDue = nextDue;
     if (this.releasing && claimed.length > 0) {
       // Claimed while closing without draining: straight back to waiting.
       await this.release(claimed.map((flat) => new Claim(toRecord(flat), this)));
@@ -337,7 +360,7 @@ export class RedisConsumer implements Consumer {
     } else if (this.closing) {
       this.checkDrained();
     } else if (claimed.length < count || count === 0) {
-      if (this.held.size + this.reserved < this.concurrency) this.block(nextDue);
+      if (this.held.size + this.reserved < this.concurrency) this.block(this.nextDue);
     } else {
       this.requestClaim();
     }
@@ -358,6 +381,8 @@ export class RedisConsumer implements Consumer {
     this.blocker.blpop(...this.signalKeys, seconds).then(
       () => {
         this.blocking = false;
+        // Woken by a new job or a due time: look at the delayed and stalled jobs too.
+        this.maintainNext = true;
         this.requestClaim();
       },
       async (error: unknown) => {
@@ -392,6 +417,10 @@ export class RedisConsumer implements Consumer {
     if (this.held.get(claim.record.id) !== claim) return;
     this.held.delete(claim.record.id);
     const args = encodeOutcome(claim, value, rejected);
+    if (args[2] === "retry" || args[2] === "postpone") {
+      const due = Number(args[4]);
+      if (this.nextDue === -1 || due < this.nextDue) this.nextDue = due;
+    }
     for (const arg of args) this.outcomes.push(arg);
     this.outcomeCount++;
     this.requestClaim();

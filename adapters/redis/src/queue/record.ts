@@ -27,7 +27,8 @@ export function toRecord(flat: readonly string[]): JobRecord {
     result: parse(f.result),
     error: parse(f.error) as JobRecord["error"],
     expiresAt: num(f.expiresAt),
-    workerId: f.workerId,
+    // Emptied rather than deleted when a job finishes (one Redis call less per job).
+    workerId: f.workerId || undefined,
     meta: parse(f.meta) as JobRecord["meta"],
   };
 }

@@ -16,8 +16,10 @@ local base = ARGV[1]
 local now = tonumber(ARGV[2])
 local maxlen = ARGV[3]
 local out = {}
--- Per call, not per job: the queue registry and the wake-up token.
+-- Per call, not per job: the queue registry, the wake-up token and the arrival numbers (one
+-- INCRBY reserves a number for every job of the call; unused ones only leave gaps).
 local seen, wake = {}, {}
+local seq, lastSeq = nil, nil
 for i = 4, #ARGV, 11 do
   local id, queue = ARGV[i], ARGV[i + 1]
   local key = jkey(base, id)
@@ -37,7 +39,12 @@ for i = 4, #ARGV, 11 do
     if delayed then
       fields[#fields + 1] = 'state'; fields[#fields + 1] = 'delayed'
     else
-      member = waitingMember(base, id, runAt)
+      if seq == nil then
+        lastSeq = redis.call('INCRBY', base .. 'seq', (#ARGV - 3) / 11)
+        seq = lastSeq - (#ARGV - 3) / 11
+      end
+      seq = seq + 1
+      member = waitingMember(base, id, runAt, seq)
       fields[#fields + 1] = 'state'; fields[#fields + 1] = 'waiting'
       fields[#fields + 1] = 'wm'; fields[#fields + 1] = member
     end

@@ -44,8 +44,8 @@ end
 
 -- The member of a job in its queue's waiting set (score -priority): ordered by runAt, then
 -- arrival. The id starts at character 28.
-local function waitingMember(base, id, runAt)
-  local seq = redis.call('INCR', base .. 'seq')
+local function waitingMember(base, id, runAt, seq)
+  seq = seq or redis.call('INCR', base .. 'seq')
   return string.format('%015d%012d', math.floor(tonumber(runAt)), seq) .. id
 end
 

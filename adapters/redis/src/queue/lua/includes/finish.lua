@@ -11,11 +11,11 @@ local function finish(base, now, maxlen, workerId, id, attempt, kind, payload, t
   end
   local queue = job[4]
   redis.call('ZREM', qkey(base, queue, 'a'), id)
-  redis.call('HDEL', key, 'workerId', 'cx')
   if kind == 'completed' or kind == 'failed' then
     local field = kind == 'completed' and 'result' or 'error'
     local set = kind == 'completed' and 'c' or 'f'
-    local fields = { 'HSET', key, 'state', kind, 'finishedAt', now }
+    -- workerId and cx emptied in the same HSET rather than by an HDEL more (toRecord reads '' as unset).
+    local fields = { 'HSET', key, 'state', kind, 'finishedAt', now, 'workerId', '', 'cx', '' }
     local extra = nil
     if payload ~= '' then
       fields[#fields + 1] = field
@@ -30,7 +30,10 @@ local function finish(base, now, maxlen, workerId, id, attempt, kind, payload, t
     redis.call(unpack(fields))
     redis.call('ZADD', qkey(base, queue, set), now, id)
     emit(base, maxlen, kind, id, queue, now, attempt, extra)
-  elseif kind == 'retry' then
+    return 1
+  end
+  redis.call('HDEL', key, 'workerId', 'cx')
+  if kind == 'retry' then
     redis.call('HSET', key, 'state', 'retrying', 'error', payload, 'runAt', time)
     redis.call('ZADD', qkey(base, queue, 'r'), time, id)
     emit(base, maxlen, 'retrying', id, queue, now, attempt, { 'e', payload, 'ra', time })
