@@ -170,9 +170,33 @@ const STRUCTURES: Record<JobState, readonly string[]> = {
 };
 const LISTS = new Set(["wait", "paused", "active"]);
 
+/** BullMQ builds its keys from queue names and refuses names with ":". */
+function checkQueueName(name: string, where: string): void {
+  if (name.includes(":")) {
+    throw new ValidationError(
+      where,
+      [
+        {
+          path: "queue",
+          message: `"${name}" cannot be a BullMQ queue name (it contains ":"); choose another name`,
+        },
+      ],
+      {
+        scope: "bullmq",
+      },
+    );
+  }
+}
+
 function checkIds(jobs: readonly NewJob[]): void {
   const issues: ValidationIssue[] = [];
   jobs.forEach((job, i) => {
+    if (job.queue.includes(":")) {
+      issues.push({
+        path: `${i}.queue`,
+        message: `"${job.queue}" cannot be a BullMQ queue name (it contains ":"); choose another name`,
+      });
+    }
     if (/^\d+$/.test(job.id) || job.id.includes(":")) {
       issues.push({
         path: `${i}.id`,
@@ -292,6 +316,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
   const bull = (name: string): BullQueue => {
     let queue = bullQueues.get(name);
     if (!queue) {
+      checkQueueName(name, `the queue "${name}"`);
       queue = new BullQueue(name, { connection: redis, prefix, streams: { events: { maxLen: maxEvents } } });
       queue.on("error", onError);
       bullQueues.set(name, queue);
@@ -543,6 +568,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       checkConsumeOptions(consumeOptions, "bullmq");
       const { queues, concurrency, workerId, leaseMs = 30_000 } = consumeOptions;
       const unique = [...new Set(queues)];
+      for (const queue of unique) checkQueueName(queue, "the queues to consume");
       for (const queue of unique) consumedQueues.add(queue);
       startSweeping();
       const consumer = new BullmqConsumer(

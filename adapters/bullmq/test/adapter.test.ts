@@ -54,7 +54,7 @@ describe("the BullMQ adapter", () => {
     }
   });
 
-  it("refuses ids BullMQ cannot hold and priorities outside its range, adding nothing", async () => {
+  it("refuses ids and queue names BullMQ cannot hold and priorities outside its range, adding nothing", async () => {
     const prefix = randomPrefix();
     const queue = createBullmqQueue({
       url: `bullmq+${redis.url}`,
@@ -63,7 +63,13 @@ describe("the BullMQ adapter", () => {
       checkPersistence: false,
     });
     try {
-      for (const bad of [{ id: "42" }, { id: "a:b" }, { priority: 1.5 }, { priority: 2_000_000 }]) {
+      for (const bad of [
+        { id: "42" },
+        { id: "a:b" },
+        { queue: "a:b" },
+        { priority: 1.5 },
+        { priority: 2_000_000 },
+      ]) {
         const error = await queue.add([newJob(prefix, bad)]).then(
           () => undefined,
           (caught: unknown) => caught,
@@ -72,6 +78,11 @@ describe("the BullMQ adapter", () => {
         expect((error as Error).name).toBe("ValidationError");
       }
       expect(await queue.listJobs({ queue: `${prefix}-q` })).toEqual([]);
+      const pausing = await queue.pause("a:b").then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect((pausing as Error).name).toBe("ValidationError");
     } finally {
       await queue.close();
     }
