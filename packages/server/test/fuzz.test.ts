@@ -1,20 +1,22 @@
 import { request } from "node:http";
 import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "./support.js";
+import { type BackendKind, type Harness, startHarness } from "./support.js";
 
 /**
  * Sends thousands of malformed requests — random methods, paths, query strings, headers, content
  * types and bodies, plus raw bytes that break HTTP framing — and checks that none is answered
  * with a 5xx, that every error the API writes has the documented JSON shape, and that the server
  * still works afterwards. The generator is seeded, so a failure names the seed that reproduces it
- * (FUZZ_SEED=<n> to replay, FUZZ_REQUESTS=<n> for a longer run).
+ * (FUZZ_SEED=<n> to replay, FUZZ_REQUESTS=<n> for a longer run, FUZZ_BACKEND=disk|redis for
+ * another adapter than memory).
  */
 
 const TOKEN = "fuzz-token-0123456789abcdef";
 const TOTAL = Number(process.env.FUZZ_REQUESTS ?? 2_400);
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 const CONCURRENCY = 16;
+const BACKEND = (process.env.FUZZ_BACKEND ?? "memory") as BackendKind;
 
 function mulberry32(seed: number) {
   let a = seed >>> 0;
@@ -373,13 +375,13 @@ function rawRequest(port: number): Promise<Outcome> {
 describe("fuzz", () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness("memory", { server: { auth: { tokens: [TOKEN] } }, token: TOKEN });
+    h = await startHarness(BACKEND, { server: { auth: { tokens: [TOKEN] } }, token: TOKEN });
   });
   afterAll(async () => {
     await h.close();
   });
 
-  it(`answers ${TOTAL} malformed requests without a 5xx and stays healthy (seed ${SEED})`, {
+  it(`answers ${TOTAL} malformed requests without a 5xx and stays healthy (${BACKEND}, seed ${SEED})`, {
     timeout: 240_000,
   }, async () => {
     const statuses = new Map<number, number>();
