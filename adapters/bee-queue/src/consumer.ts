@@ -47,8 +47,8 @@ export interface ConsumerSettings {
 // Bee-Queue's close() waits this long at most for running handlers (setTimeout's maximum).
 const CLOSE_TIMEOUT_MS = 2 ** 31 - 1;
 
-// How long close() keeps retrying outcomes that Redis has not taken yet.
-const WRITE_GRACE_MS = 10_000;
+/** How long a consumer closing without draining keeps retrying what Redis has not taken yet. */
+export const WRITE_GRACE_MS = 10_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -156,6 +156,7 @@ export class BeeConsumer implements Consumer {
   private failing = false;
   /** Set when a closing consumer stops retrying writes (Redis unreachable for too long). */
   private abandoned = false;
+  private abandonTimer: NodeJS.Timeout | undefined;
   /** Outcomes written without waiting (completed, failed, cancelled); close() waits for them. */
   private readonly writes = new Set<Promise<unknown>>();
   /** Counts Bee-Queue's deliveries to this consumer: the claim token. */
@@ -226,10 +227,14 @@ export class BeeConsumer implements Consumer {
     return runScript<T>(ctx.client, name, [ctx.cv, ctx.bq, Date.now(), ...args]);
   }
 
-  /** Runs a script until it answers, with backoff while Redis is away, until the consumer is let go. */
+  /**
+   * Runs a script until it answers, with backoff while Redis is away. A claim gives up once the
+   * consumer closes (the job has not started: it goes back); an outcome once a closing consumer
+   * lets its writes go.
+   */
   private async persist<T>(name: ScriptName, args: readonly (string | number)[]): Promise<T> {
     for (let failures = 1; ; failures++) {
-      if (this.abandoned)
+      if (this.abandoned || (this.closing && name === "claim-0" && failures > 1))
         throw new Error(
           `[conveyor:bee-queue] ${name} was not written: the worker closed while Redis was unreachable`,
         );
@@ -287,7 +292,13 @@ export class BeeConsumer implements Consumer {
 
   private async runClaimed(job: BeeQueue.Job<unknown>): Promise<unknown> {
     const { workerId } = this.settings;
-    const reply = await this.persist<string[] | string>("claim-0", [job.id, workerId, ++this.deliveries]);
+    let reply: string[] | string;
+    try {
+      reply = await this.persist<string[] | string>("claim-0", [job.id, workerId, ++this.deliveries]);
+    } catch {
+      // Closing while Redis is away: the job never started here.
+      return beeRequeue(job, 0);
+    }
     if (typeof reply === "string") {
       // 'skip': finished or cancelled while it waited; 'gone': removed, expired, or not a Conveyor job.
       if (reply === "gone" && typeof (job.data as { task?: unknown })?.task !== "string") {
@@ -396,6 +407,24 @@ export class BeeConsumer implements Consumer {
     }
   }
 
+  /**
+   * A consumer closing without draining gives the writes of its outcomes {@link WRITE_GRACE_MS}
+   * while Redis is unreachable, then lets them go: Bee-Queue's stall check recovers those jobs.
+   * A draining one waits for Redis, as it waits for its handlers.
+   */
+  private abandonLater(): void {
+    this.abandonTimer ??= setTimeout(() => {
+      this.abandoned = true;
+      // Bee-Queue's close waits for its last commands, which wait in the offline queue of a
+      // disconnected client: ending its own connections lets them fail and the close finish.
+      for (const bee of this.bees) {
+        const own = bee as unknown as { bclient?: RedisClient | null; eclient?: RedisClient | null };
+        for (const client of [own.bclient, own.eclient]) if (client && !client.connected) client.end(true);
+      }
+    }, WRITE_GRACE_MS);
+    this.abandonTimer.unref();
+  }
+
   close(options: { drain?: boolean } = {}): Promise<void> {
     if (!this.closing) {
       this.closing = true;
@@ -403,21 +432,19 @@ export class BeeConsumer implements Consumer {
       // Jobs Bee-Queue claimed that wait for a slot go straight back.
       for (const wake of this.parked.splice(0)) wake();
     }
-    if (options.drain === false) this.releaseAll();
+    if (options.drain === false) {
+      this.releaseAll();
+      this.abandonLater();
+    }
     this.closed ??= (async () => {
       await Promise.all(
         [...this.bees].map((bee) =>
           bee.close(CLOSE_TIMEOUT_MS).catch((error: unknown) => this.report(error)),
         ),
       );
-      // Outcomes still being written: given time while Redis answers; Bee-Queue's stall check
-      // recovers the jobs of those that never land.
-      const pending = Promise.allSettled([...this.writes]);
-      const timer = setTimeout(() => {
-        this.abandoned = true;
-      }, WRITE_GRACE_MS);
-      await pending;
-      clearTimeout(timer);
+      // Outcomes still being written (see abandonLater).
+      await Promise.allSettled([...this.writes]);
+      clearTimeout(this.abandonTimer);
       this.ctx.onClosed(this);
     })();
     return this.closed;

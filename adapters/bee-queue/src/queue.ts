@@ -23,7 +23,7 @@ import {
 import type { RedisClient } from "redis";
 import { reloadBeeScripts } from "./bee.js";
 import { closeClient, openClient, toBackendError } from "./connection.js";
-import { BeeConsumer, type ConsumerContext } from "./consumer.js";
+import { BeeConsumer, type ConsumerContext, WRITE_GRACE_MS } from "./consumer.js";
 import { Subscriber } from "./events.js";
 import { toRecord } from "./record.js";
 import { runScript, type ScriptName } from "./scripts.js";
@@ -490,7 +490,17 @@ export const createBeeQueue = ((options: BeeQueueOptions = {}): QueueAdapter => 
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all([...consumers].map((consumer) => consumer.close({ drain: false })));
+      const closing = Promise.all([...consumers].map((consumer) => consumer.close({ drain: false })));
+      // While Redis is away, Bee-Queue's last commands wait in the shared connection's offline
+      // queue; past the consumers' grace, ending the connection fails them and lets close finish.
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, WRITE_GRACE_MS + 1_000);
+      });
+      await Promise.race([closing, grace]);
+      clearTimeout(timer);
+      if (!client.connected) client.end(true);
+      await closing;
       subscriber?.close();
       for (const copy of ownClients) copy.end(true);
       ownClients.clear();

@@ -1,6 +1,6 @@
 import { createConveyor, defineTask, silentLogger } from "@conveyor/core";
 import { createMemoryCache, createMemoryRateLimiter } from "@conveyor/memory";
-import { freePort, randomPrefix, sleep, startRedisServer } from "@conveyor/testing";
+import { deferred, freePort, randomPrefix, sleep, startRedisServer } from "@conveyor/testing";
 import { describe, expect, it } from "vitest";
 import { createBeeQueue } from "../src/index.js";
 
@@ -53,4 +53,41 @@ describe("bee-queue without a reachable Redis", () => {
       await redis.stop();
     }
   });
+
+  it("closing while Redis is gone still returns: running jobs are let go after a grace period", async () => {
+    const redis = await startRedisServer();
+    const prefix = randomPrefix();
+    const started = deferred<void>();
+    const task = defineTask({
+      name: "t.hold",
+      queue: `${prefix}-q`,
+      run: async (_input: null, ctx) => {
+        started.resolve();
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+        throw ctx.signal.reason;
+      },
+    });
+    const queue = createBeeQueue({ url: redis.url, prefix, log: silentLogger, onError: () => {} });
+    const conveyor = await createConveyor({
+      queue,
+      cache: createMemoryCache(),
+      rateLimiter: createMemoryRateLimiter(),
+      tasks: [task],
+      logger: false,
+      env: false,
+    });
+    const worker = conveyor.worker();
+    try {
+      await conveyor.enqueue(task, null);
+      await started.promise;
+      await redis.kill("SIGKILL");
+      const closing = Date.now();
+      await worker.close({ drain: false });
+      await conveyor.close();
+      await queue.close();
+      expect(Date.now() - closing).toBeLessThan(20_000);
+    } finally {
+      await redis.stop();
+    }
+  }, 40_000);
 });
