@@ -266,14 +266,11 @@ export class BullmqConsumer implements Consumer {
     switch (outcome.type) {
       case "completed": {
         if (outcome.expiresAt !== undefined) {
-          // Not awaited: BullMQ's move goes out next on the same connection, so Redis applies this
-          // first, and the two cost one round trip.
-          this.send(
-            redis
-              .multi()
-              .hset(key, FIELD.expiresAt, Math.round(outcome.expiresAt))
-              .zadd(set("expiring"), Math.round(outcome.expiresAt), id),
-          );
+          // Not awaited (see send): BullMQ's move goes out next on the same connection, so Redis
+          // applies these first, and they cost no extra round trip.
+          const expiresAt = Math.round(outcome.expiresAt);
+          redis.hset(key, FIELD.expiresAt, expiresAt).catch(this.reportError);
+          redis.zadd(set("expiring"), expiresAt, id).catch(this.reportError);
         }
         return outcome.result === undefined ? null : outcome.result;
       }
@@ -370,8 +367,10 @@ export class BullmqConsumer implements Consumer {
    * same connection lands after them.
    */
   private send(multi: ReturnType<Redis["multi"]>): void {
-    multi.exec().catch((error) => this.ctx.onError(error));
+    multi.exec().catch(this.reportError);
   }
+
+  private readonly reportError = (error: unknown): void => this.ctx.onError(error);
 
   /** After BullMQ moved the job to its failed set: the Conveyor `failed` or `cancelled` event. */
   private publishEnd(queue: string, job: Job, error: OutcomeError): void {
