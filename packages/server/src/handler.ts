@@ -191,7 +191,8 @@ const noop = () => {};
  *
  * const add = defineTask({ name: "math.add", run: ({ a, b }: { a: number; b: number }) => a + b });
  * const conveyor = await createConveyor({ url: "memory://", tasks: [add] });
- * const handler = createConveyorHandler({ conveyor, auth: { tokens: [process.env.API_TOKEN ?? ""] } });
+ * // Bearer tokens from CONVEYOR_API_TOKENS, or: auth: { tokens: ["<at least 16 characters>"] }
+ * const handler = createConveyorHandler({ conveyor });
  * createServer(handler).listen(8400, "127.0.0.1");
  * ```
  */
