@@ -457,7 +457,9 @@ async function loadApertium(options: typeof DEFAULTS, context: ResourceContext):
       signal?.throwIfAborted();
       const pipeline = await pipelineFor(mode);
       const answers = [...texts];
-      const indexes = texts.flatMap((text, index) => (text.trim() === "" ? [] : [index]));
+      // Nothing to translate without a letter or digit, and Apertium drops some symbols entirely
+      // ("~" alone comes back empty): such texts are answered as they are.
+      const indexes = texts.flatMap((text, index) => (WORD.test(text) ? [index] : []));
       const translated = await pipeline.translate(
         indexes.map((index) => texts[index] as string),
         signal,

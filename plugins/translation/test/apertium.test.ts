@@ -55,7 +55,12 @@ describe("apertium() on the real eng-spa pair", () => {
       expect(answer).toContain(`${i + 1}`);
       expect(answer).toMatch(/manzanas/);
     });
-    expect(await engine.translate(["", "   "], { from: "en", to: "es" })).toEqual(["", "   "]);
+    expect(await engine.translate(["", "   ", "~", "..."], { from: "en", to: "es" })).toEqual([
+      "",
+      "   ",
+      "~",
+      "...",
+    ]);
     expect(engine.stats().started).toBe(1);
   });
 
