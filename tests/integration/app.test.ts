@@ -141,6 +141,7 @@ async function withEnv<T>(env: Record<string, string>, run: () => Promise<T>): P
 let redis: RedisServerHandle;
 beforeAll(async () => {
   // This process's platforms use the adapters' sources too, as the child processes do.
+  registerAdapter("memory", { packageName: "@conveyor/memory", load: () => import("@conveyor/memory") });
   registerAdapter("disk", { packageName: "@conveyor/disk", load: () => import("@conveyor/disk") });
   registerAdapter("redis", { packageName: "@conveyor/redis", load: () => import("@conveyor/redis") });
   redis = await startRedisServer();

@@ -6,11 +6,12 @@ import {
   createConveyor,
   defineTask,
   type Logger,
+  registerAdapter,
   type TieredCache,
   type TierStats,
 } from "@conveyor/core";
 import { type RedisServerHandle, startRedisServer, waitFor } from "@conveyor/testing";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 
 function recordingLogger() {
   const lines: { level: string; message: string; fields?: Record<string, unknown> }[] = [];
@@ -22,6 +23,13 @@ function recordingLogger() {
   const log: Logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
   return { log, lines };
 }
+
+// The adapters from source; the registry would otherwise load their builds.
+beforeAll(() => {
+  registerAdapter("memory", { packageName: "@conveyor/memory", load: () => import("@conveyor/memory") });
+  registerAdapter("redis", { packageName: "@conveyor/redis", load: () => import("@conveyor/redis") });
+  registerAdapter("disk", { packageName: "@conveyor/disk", load: () => import("@conveyor/disk") });
+});
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
