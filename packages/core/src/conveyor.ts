@@ -12,6 +12,7 @@ import type {
 } from "./contracts/queue.js";
 import type { RateLimiter } from "./contracts/rate-limiter.js";
 import type { Logger, Plugin, Task, TaskInput, TaskOutput } from "./contracts/task.js";
+import { createCacheWorkerControl, watchWorkerControl } from "./control.js";
 import {
   ClosedError,
   ConfigError,
@@ -202,6 +203,7 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
   }
 
   const workerRegistry = createCacheWorkerRegistry(cache);
+  const workerControl = createCacheWorkerControl(cache);
   const tasks = new Map<string, Task>();
   const taskPlugin = new Map<string, string>();
   const resources = new ResourcePool(log);
@@ -352,6 +354,7 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
         failedTtlMs: settings.failedTtlMs,
       });
       let stopHeartbeat: (() => Promise<void>) | undefined;
+      let stopControl: (() => void) | undefined;
       const worker = startWorker(
         queue,
         handler,
@@ -359,6 +362,7 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
         {
           log,
           onClosed: async (w) => {
+            stopControl?.();
             await stopHeartbeat?.();
             workers.delete(w);
             if (workers.size === 0) await resources.dispose();
@@ -366,8 +370,24 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
         },
       );
       workers.add(worker);
-      if (settings.heartbeat !== false)
+      if (settings.heartbeat !== false) {
         stopHeartbeat = startHeartbeat(workerRegistry, worker, { ...settings.heartbeat, log });
+        // Remote control (`conveyor control shutdown`, `conveyor ping`) rides on the heartbeat's
+        // interval: a worker that reports itself also reads its mailbox.
+        stopControl = watchWorkerControl(workerControl, worker.id, {
+          ...(settings.heartbeat?.intervalMs !== undefined
+            ? { intervalMs: settings.heartbeat.intervalMs }
+            : {}),
+          log,
+          onShutdown: (command) => {
+            log.info("worker shutdown requested remotely; draining", {
+              worker: worker.id,
+              sentAt: command.sentAt,
+            });
+            void worker.close({ drain: true });
+          },
+        });
+      }
       return worker;
     },
     workers: () => workerRegistry.list(),

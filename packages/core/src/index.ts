@@ -62,6 +62,15 @@ export type {
   TaskOutput,
   TaskRateLimit,
 } from "./contracts/task.js";
+export type {
+  CacheWorkerControlOptions,
+  WatchWorkerControlOptions,
+  WorkerCommand,
+  WorkerCommandName,
+  WorkerControl,
+  WorkerReply,
+} from "./control.js";
+export { createCacheWorkerControl, watchWorkerControl } from "./control.js";
 export type { BulkItem, Conveyor, EnqueueOptions, RegisteredTask } from "./conveyor.js";
 export { createConveyor } from "./conveyor.js";
 export { defineConfig, definePlugin, defineResource, defineTask } from "./define.js";
