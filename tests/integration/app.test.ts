@@ -59,9 +59,26 @@ const BACKENDS: Backend[] = [
       rateLimiter: `${redis}?prefix=${prefix}:rl:`,
     }),
   },
-  // Each Redis-backed queue adapter is one more line, e.g. once it lands (and is mapped in
-  // fixtures/node.ts and fixtures/tsconfig.json):
-  // { name: "bullmq+redis://", processes: true, urls: ({ redis, prefix }) => ({ queue: `bullmq+${redis}?prefix=${prefix}`, cache: `${redis}?namespace=${prefix}`, rateLimiter: `${redis}?prefix=${prefix}:rl:` }) },
+  // Each Redis-backed queue adapter is one more entry (and its source mapped in fixtures/node.ts
+  // and fixtures/tsconfig.json): only the queue URL changes.
+  {
+    name: "bullmq+redis:// (BullMQ)",
+    processes: true,
+    urls: ({ redis, prefix }) => ({
+      queue: `bullmq+${redis}?prefix=${prefix}`,
+      cache: `${redis}?namespace=${prefix}`,
+      rateLimiter: `${redis}?prefix=${prefix}:rl:`,
+    }),
+  },
+  {
+    name: "bee-queue+redis:// (Bee-Queue)",
+    processes: true,
+    urls: ({ redis, prefix }) => ({
+      queue: `bee-queue+${redis}?prefix=${prefix}`,
+      cache: `${redis}?namespace=${prefix}`,
+      rateLimiter: `${redis}?prefix=${prefix}:rl:`,
+    }),
+  },
 ];
 
 const FIXTURES = join(import.meta.dirname, "fixtures");
@@ -144,6 +161,14 @@ beforeAll(async () => {
   registerAdapter("memory", { packageName: "@conveyor/memory", load: () => import("@conveyor/memory") });
   registerAdapter("disk", { packageName: "@conveyor/disk", load: () => import("@conveyor/disk") });
   registerAdapter("redis", { packageName: "@conveyor/redis", load: () => import("@conveyor/redis") });
+  registerAdapter("bullmq+redis", {
+    packageName: "@conveyor/bullmq",
+    load: () => import("@conveyor/bullmq"),
+  });
+  registerAdapter("bee-queue+redis", {
+    packageName: "@conveyor/bee-queue",
+    load: () => import("@conveyor/bee-queue"),
+  });
   redis = await startRedisServer();
 });
 afterAll(async () => {
