@@ -419,6 +419,56 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     return records;
   };
 
+  /**
+   * The `count` newest jobs of `queue` in `states`, walking its creation-time index a page at a
+   * time, so a listing reads about as many jobs as it returns when most match.
+   */
+  const newest = async (queue: string, states: readonly JobState[], count: number): Promise<JobRecord[]> => {
+    const wanted = new Set(states);
+    const found: JobRecord[] = [];
+    const page = Math.min(1_000, Math.max(100, count));
+    const stale: string[] = [];
+    for (let start = 0; found.length < count; start += page) {
+      const ids = await redis.zrevrange(key(queue, "cv:all"), start, start + page - 1);
+      if (ids.length === 0) break;
+      const reads = redis.pipeline();
+      // ioredis defines custom commands on pipelines too; its types only know them on the client.
+      const get = reads as unknown as Pick<AdapterCommands, "conveyorBullmqGet">;
+      for (const id of ids) {
+        get.conveyorBullmqGet(
+          key(queue, id),
+          key(queue, "completed"),
+          key(queue, "failed"),
+          key(queue, "delayed"),
+          key(queue, "active"),
+          key(queue, "wait"),
+          key(queue, "paused"),
+          key(queue, "prioritized"),
+          id,
+        );
+      }
+      const replies = (await reads.exec()) ?? [];
+      const now = Date.now();
+      ids.forEach((id, i) => {
+        const [error, reply] = replies[i] ?? [];
+        if (error) throw error;
+        const flat = reply as string[];
+        if (flat.length === 0) {
+          stale.push(id);
+          return;
+        }
+        const record = toRecord(id, queue, fieldMap(flat, 1), flat[0]!);
+        if (!record || !wanted.has(record.state) || found.length >= count) return;
+        if (record.expiresAt !== undefined && record.expiresAt <= now) return;
+        found.push(record);
+      });
+      if (ids.length < page) break;
+    }
+    // Jobs deleted behind the adapter's back (or by another queue's dedupe) leave the index.
+    if (stale.length > 0) await redis.zrem(key(queue, "cv:all"), ...stale);
+    return found;
+  };
+
   const knownQueues = async () => (await redis.smembers(queuesKey)).sort();
 
   /** Deletes `ids` of `queue` through BullMQ (never active ones); returns how many went. */
@@ -434,6 +484,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
         .zrem(key(queue, "cv:cancelled"), ...gone)
         .zrem(key(queue, "cv:retrying"), ...gone)
         .zrem(key(queue, "cv:expiring"), ...gone)
+        .zrem(key(queue, "cv:all"), ...gone)
         .exec();
     }
     return gone.length;
@@ -493,6 +544,8 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       const claims = redis.pipeline();
       for (const job of jobs) claims.hsetnx(idsKey, job.id, job.queue);
       for (const name of names) claims.sadd(queuesKey, name);
+      // Newest-first listing reads this index (NX: a dedupe keeps the first creation time).
+      for (const job of jobs) claims.zadd(key(job.queue, "cv:all"), "NX", job.createdAt, job.id);
       const replies = await call(async () =>
         ((await claims.exec()) ?? []).map(([error, n]) => {
           if (error) throw error;
@@ -597,7 +650,8 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       if (limit === 0 || states.length === 0) return [];
       return call(async () => {
         const queues = query.queue !== undefined ? [query.queue] : await knownQueues();
-        const records = (await Promise.all(queues.map((queue) => collect(queue, states)))).flat();
+        const wanted = offset + limit;
+        const records = (await Promise.all(queues.map((queue) => newest(queue, states, wanted)))).flat();
         records.sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
         return records.slice(offset, offset + limit);
       });
