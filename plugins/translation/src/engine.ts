@@ -149,7 +149,8 @@ export function defineEngine(options: DefineEngineOptions): EngineDefinition {
     );
   }
   const resource = defineResource<TranslationEngine>({
-    name: `translation.engine.${options.name}`,
+    // The cache id names every option that changes the engine, so two differently set engines never share a load.
+    name: `translation.engine.${options.cacheId ?? options.name}`,
     async load(context) {
       const engine = await options.load(context);
       context.log.debug("translation engine loaded", { engine: options.name });
