@@ -1,6 +1,7 @@
 import { isConveyorError, maskUrlsIn, type ValidationIssue } from "@conveyor/core";
 import { Command, CommanderError, Option } from "commander";
 import manifest from "../package.json" with { type: "json" };
+import { registerControl } from "./commands/control.js";
 import { registerConvert } from "./commands/convert.js";
 import { registerDoctor } from "./commands/doctor.js";
 import { registerEnqueue, registerRun } from "./commands/enqueue.js";
@@ -84,8 +85,8 @@ export function createCli(io: CliIo = {}): Command {
         "Backends: defaults (memory://) → config file → env (CONVEYOR_URL, CONVEYOR_QUEUE_URL, CONVEYOR_CACHE_URL,",
         "CONVEYOR_RATE_LIMIT_URL) → flags; later wins. memory:// is in-process: use `conveyor run` with it.",
         "",
-        "Exit codes: 0 ok, 1 job failed or cancelled, 2 usage/validation/config error, 3 backend error,",
-        "124 the wait ended before the job finished.",
+        "Exit codes: 0 ok, 1 job failed or cancelled (or a confirmation declined), 2 usage/validation/config",
+        "error, 3 backend error, 69 no worker answered (ping, control), 124 the wait ended before the job finished.",
       ].join("\n"),
     );
 
@@ -94,6 +95,7 @@ export function createCli(io: CliIo = {}): Command {
   registerRun(program, action);
   registerJobCommands(program, action);
   registerInspect(program, action);
+  registerControl(program, action);
   registerSchedule(program, action);
   registerConvert(program, action);
   registerDoctor(program, action);

@@ -6,7 +6,7 @@ import {
   type ResolvedBackends,
   resolveBackends,
 } from "@conveyor/core";
-import { type CliIo, Output } from "./io.js";
+import { type CliInput, type CliIo, Output } from "./io.js";
 
 /**
  * The options every command takes (set before or after the command name), as commander parses
@@ -101,6 +101,8 @@ export class CommandContext {
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
   readonly signal: AbortSignal | undefined;
+  /** Where confirmations are read from. */
+  readonly stdin: CliInput;
   /** The job a command works on, added to `--json` error documents. */
   job: { id: string; queue?: string; task?: string } | undefined;
 
@@ -112,6 +114,7 @@ export class CommandContext {
     this.env = io.env ?? process.env;
     this.cwd = io.cwd ?? process.cwd();
     this.signal = io.signal;
+    this.stdin = io.stdin ?? process.stdin;
   }
 
   /** Loads the config file and creates the platform with the CLI's precedence. */

@@ -19,6 +19,8 @@ export const EXIT_CODES = {
   usage: 2,
   /** A backend failed or could not be reached. */
   backend: 3,
+  /** No worker answered (`ping`, `control`): none has a live heartbeat, or none replied in time (EX_UNAVAILABLE, as Celery). */
+  unavailable: 69,
   /** The wait for a result ended before the job finished. */
   timeout: 124,
   /** The wait or worker was interrupted from outside (the `signal` of {@link CliIo}). */
@@ -42,12 +44,30 @@ export class UsageError extends ConveyorError {
   }
 }
 
+/**
+ * No worker could be reached: none has a live heartbeat in the cache (or none with the given
+ * id), or none answered a ping in time. Exits with {@link EXIT_CODES.unavailable}.
+ *
+ * @example
+ * ```ts
+ * import { NoWorkersError } from "@conveyor/cli";
+ * throw new NoWorkersError("no worker has a live heartbeat. Start one with `conveyor worker`.");
+ * ```
+ */
+export class NoWorkersError extends ConveyorError {
+  override name = "NoWorkersError" as const;
+  constructor(message: string, options: ConveyorErrorOptions = {}) {
+    super("NO_WORKERS", message, { scope: "cli", ...options });
+  }
+}
+
 const BY_CODE: Record<string, number> = {
   JOB_FAILED: EXIT_CODES.jobFailed,
   JOB_CANCELLED: EXIT_CODES.jobFailed,
   TIMEOUT: EXIT_CODES.timeout,
   NOT_FINISHED: EXIT_CODES.timeout,
   INTERRUPTED: EXIT_CODES.interrupted,
+  NO_WORKERS: EXIT_CODES.unavailable,
   USAGE: EXIT_CODES.usage,
   VALIDATION: EXIT_CODES.usage,
   CONFIG: EXIT_CODES.usage,

@@ -47,6 +47,24 @@ export interface CliIo {
   cwd?: string;
   /** Aborting it stops a running worker (drained) or a wait, as Ctrl-C would. */
   signal?: AbortSignal;
+  /** Where confirmations (`conveyor purge`) are read from; asked only when it is a TTY. @defaultValue process.stdin */
+  stdin?: CliInput;
+}
+
+/**
+ * Where the CLI reads a confirmation answer: `process.stdin`, or a stand-in in tests.
+ *
+ * @example
+ * ```ts
+ * import { Readable } from "node:stream";
+ * import type { CliInput } from "@conveyor/cli";
+ *
+ * const answer: CliInput = Object.assign(Readable.from(["y\n"]), { isTTY: true });
+ * ```
+ */
+export interface CliInput extends NodeJS.ReadableStream {
+  /** True on a terminal: only then does the CLI ask before destructive commands. */
+  isTTY?: boolean;
 }
 
 /**

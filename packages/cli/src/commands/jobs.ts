@@ -94,7 +94,26 @@ async function result(ctx: CommandContext, flags: ResultFlags, id: string): Prom
   });
 }
 
-async function retry(ctx: CommandContext, id: string): Promise<number> {
+interface RetryFlags {
+  failed?: boolean;
+  queue?: string;
+  limit?: number;
+}
+
+async function retry(ctx: CommandContext, flags: RetryFlags, id: string | undefined): Promise<number> {
+  if (flags.failed && id !== undefined)
+    throw new UsageError(
+      `give a job id or --failed, not both. Run \`conveyor retry ${id}\` or \`conveyor retry --failed\`.`,
+    );
+  if (!flags.failed && (flags.queue !== undefined || flags.limit !== undefined))
+    throw new UsageError(
+      "--queue and --limit select failed jobs and only apply with --failed. Add --failed.",
+    );
+  if (flags.failed) return retryFailed(ctx, flags);
+  if (id === undefined)
+    throw new UsageError(
+      "name the job to retry (`conveyor retry <id>`), or retry every failed job with --failed.",
+    );
   return ctx.withPlatform(async (conveyor) => {
     ctx.job = { id };
     await getJob(ctx, conveyor, id);
@@ -103,6 +122,54 @@ async function retry(ctx: CommandContext, id: string): Promise<number> {
     if (ctx.out.flags.json)
       ctx.out.json({ id: record.id, queue: record.queue, task: record.task, state: record.state });
     else ctx.out.line(`job ${record.id} is ${record.state} again with a fresh attempt budget`);
+    return 0;
+  });
+}
+
+/** Retries failed jobs page by page; a job that fails again during the run is not retried twice. */
+async function retryFailed(ctx: CommandContext, flags: RetryFlags): Promise<number> {
+  return ctx.withPlatform(async (conveyor) => {
+    const limit = flags.limit ?? Number.POSITIVE_INFINITY;
+    const seen = new Set<string>();
+    const retried: { id: string; queue: string; task: string }[] = [];
+    const skipped: { id: string; reason: string }[] = [];
+    let offset = 0;
+    while (retried.length < limit) {
+      const page = await conveyor.listJobs({
+        states: ["failed"],
+        limit: 200,
+        offset,
+        ...(flags.queue ? { queue: flags.queue } : {}),
+      });
+      const fresh = page.filter((job) => !seen.has(job.id));
+      if (fresh.length === 0) {
+        // A page of jobs seen already (retried, then failed again): look past it.
+        if (page.length < 200) break;
+        offset += page.length;
+        continue;
+      }
+      for (const job of fresh) {
+        if (retried.length >= limit) break;
+        seen.add(job.id);
+        try {
+          const record = await conveyor.retry(job.id);
+          retried.push({ id: record.id, queue: record.queue, task: record.task });
+        } catch (error) {
+          // Another process may have retried or removed it since the page was read.
+          if (!isConveyorError(error) || (error.code !== "JOB_STATE" && error.code !== "JOB_NOT_FOUND"))
+            throw error;
+          skipped.push({ id: job.id, reason: error.message });
+        }
+      }
+    }
+    if (ctx.out.flags.json) ctx.out.json({ retried, skipped: skipped.length });
+    else {
+      ctx.out.line(
+        `${retried.length} failed job(s) moved back to waiting${flags.queue ? ` in queue ${flags.queue}` : ""}${skipped.length ? ` (${skipped.length} changed meanwhile, left alone)` : ""}`,
+      );
+      if (!ctx.out.flags.quiet)
+        for (const job of retried) ctx.out.info(`  ${job.id}  ${job.task}  ${job.queue}`);
+    }
     return 0;
   });
 }
@@ -154,9 +221,18 @@ export function registerJobCommands(program: Command, action: ActionFactory): vo
 
   program
     .command("retry")
-    .description("move a failed or cancelled job back to waiting with a fresh attempt budget")
-    .argument("<id>", "job id")
-    .action(action<object>((ctx, _flags, id) => retry(ctx, id!)));
+    .description(
+      "move a failed or cancelled job (or every failed one) back to waiting with a fresh attempt budget",
+    )
+    .argument("[id]", "job id")
+    .option("--failed", "retry every failed job (of --queue, else of every queue)")
+    .option("--queue <name>", "with --failed: only this queue")
+    .option("--limit <n>", "with --failed: at most this many jobs", wholeNumber("a job count", 1))
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ conveyor retry 6f1c… --url redis://localhost:6379\n  $ conveyor retry --failed --queue default --json",
+    )
+    .action(action<RetryFlags>((ctx, flags, id) => retry(ctx, flags, id)));
 
   program
     .command("cancel")
