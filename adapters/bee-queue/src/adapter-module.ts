@@ -1,4 +1,5 @@
 import { type AdapterModule, ConfigError, maskUrl } from "@conveyor/core";
+import { diagnoseBeeQueue } from "./diagnose.js";
 import { type BeeQueueOptions, createBeeQueue } from "./queue.js";
 import { parseBeeQueueUrl } from "./url.js";
 
@@ -42,4 +43,5 @@ export const conveyorAdapter: AdapterModule = {
     }
     return createBeeQueue(options);
   },
+  diagnose: diagnoseBeeQueue,
 };
