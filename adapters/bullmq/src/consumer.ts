@@ -92,7 +92,8 @@ class Claim implements ActiveJob {
 
 /** A counting semaphore: the consumer's concurrency, shared by its per-queue BullMQ Workers. */
 class Slots {
-  private free: number;
+  /** Slots nobody holds or waits for. */
+  free: number;
   private readonly waiters: (() => void)[] = [];
   constructor(size: number) {
     this.free = size;
@@ -124,6 +125,8 @@ const json = (value: unknown): string => JSON.stringify(value) ?? "null";
 export class BullmqConsumer implements Consumer {
   private readonly held = new Map<string, Claim>();
   private readonly workers: Worker[];
+  /** Jobs each queue's BullMQ Worker holds (running or waiting for a slot), by queue. */
+  private readonly claimed = new Map<string, number>();
   private readonly slots: Slots;
   private readonly pollTimer: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
@@ -131,7 +134,7 @@ export class BullmqConsumer implements Consumer {
 
   constructor(
     private readonly ctx: ConsumerContext,
-    queues: readonly string[],
+    private readonly queues: readonly string[],
     concurrency: number,
     private readonly workerId: string,
     leaseMs: number,
@@ -143,8 +146,9 @@ export class BullmqConsumer implements Consumer {
       const worker = new Worker(queue, (job, token) => this.process(queue, job, token ?? ""), {
         connection,
         prefix: ctx.prefix,
-        // Each queue alone may fill every slot; the shared Slots keep the sum within concurrency.
-        concurrency,
+        // One queue alone fills every slot; several start at one each and grow with the free
+        // slots (rebalance), while the shared Slots keep the running sum within concurrency.
+        concurrency: queues.length > 1 ? 1 : concurrency,
         name: workerId,
         lockDuration: leaseMs,
         stalledInterval: ctx.stalledIntervalMs,
@@ -157,6 +161,7 @@ export class BullmqConsumer implements Consumer {
       });
       // Lost connections are retried by BullMQ and ioredis; report them, never crash on them.
       worker.on("error", (error) => ctx.onError(error));
+      this.claimed.set(queue, 0);
       return worker;
     });
     this.pollTimer = setInterval(() => void this.pollCancels(), ctx.cancelPollMs);
@@ -214,6 +219,7 @@ export class BullmqConsumer implements Consumer {
     };
     const claim = new Claim(record, job, token, this);
     this.held.set(record.id, claim);
+    this.count(queue, 1);
     let acquired = false;
     try {
       const waiting = this.slots.acquire();
@@ -225,6 +231,7 @@ export class BullmqConsumer implements Consumer {
         }
       }
       acquired = true;
+      this.rebalance();
       this.emit(queue, "cv:active", record.id, ["attempt", record.attempt]);
       let settled: { value: unknown; rejected: boolean } | "released";
       try {
@@ -242,7 +249,27 @@ export class BullmqConsumer implements Consumer {
     } finally {
       this.held.delete(record.id);
       if (acquired) this.slots.release();
+      this.count(queue, -1);
     }
+  }
+
+  private count(queue: string, delta: number): void {
+    this.claimed.set(queue, (this.claimed.get(queue) ?? 0) + delta);
+    if (delta < 0) this.rebalance();
+  }
+
+  /**
+   * With several queues, each BullMQ Worker may claim only what it holds plus the free slots, so
+   * a queue claims jobs it cannot start yet only while its other fetch is in flight (at most one
+   * job per queue waits for a slot). One queue keeps the full concurrency.
+   */
+  private rebalance(): void {
+    if (this.workers.length < 2 || this.closing) return;
+    const free = this.slots.free;
+    this.workers.forEach((worker, i) => {
+      const held = this.claimed.get(this.queues[i]!) ?? 0;
+      worker.concurrency = Math.max(1, held + free);
+    });
   }
 
   /** Back to waiting with the attempt uncounted, then the handler is told to stop. */

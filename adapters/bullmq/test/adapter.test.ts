@@ -88,6 +88,50 @@ describe("the BullMQ adapter", () => {
     }
   });
 
+  it("a consumer of two queues runs at most `concurrency` handlers and claims at most one job per queue beyond them", async () => {
+    const prefix = randomPrefix();
+    const queue = createBullmqQueue({
+      url: `bullmq+${redis.url}`,
+      prefix,
+      log: silent,
+      checkPersistence: false,
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let running = 0;
+    let maxRunning = 0;
+    let done = 0;
+    try {
+      const names = [`${prefix}-a`, `${prefix}-b`];
+      await queue.add(
+        names.flatMap((name) => Array.from({ length: 8 }, () => newJob(prefix, { queue: name }))),
+      );
+      const consumer = queue.consume({ queues: names, concurrency: 3, workerId: "w" }, async (job) => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        await gate;
+        running--;
+        done++;
+        return { type: "completed", result: job.record.id };
+      });
+      await waitFor(() => running === 3, { timeoutMs: 5_000, message: "three handlers running" });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const active = (await queue.counts(names[0]!)).active + (await queue.counts(names[1]!)).active;
+      expect(running).toBe(3);
+      expect(active).toBeGreaterThanOrEqual(3);
+      expect(active).toBeLessThanOrEqual(3 + names.length);
+      release();
+      await waitFor(() => done === 16, { timeoutMs: 10_000, message: "every job done" });
+      expect(maxRunning).toBe(3);
+      await consumer.close();
+    } finally {
+      release();
+      await queue.close();
+    }
+  });
+
   it("warns once when Redis keeps no data across a restart", async () => {
     const warnings: string[] = [];
     const log: Logger = { ...silent, warn: (message) => warnings.push(message) };
