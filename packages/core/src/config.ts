@@ -64,6 +64,14 @@ export interface ConveyorConfig {
   roots?: string[];
   /** Apply `CONVEYOR_*` env vars over this object. @defaultValue true */
   env?: boolean;
+  /**
+   * OpenTelemetry spans for enqueue (`conveyor.enqueue <task>`, PRODUCER) and for each attempt
+   * (`conveyor.process <task>`, CONSUMER), with the trace context carried in the job's `meta`.
+   * They are recorded only when `@opentelemetry/api` is installed and an SDK has registered a
+   * tracer provider; `false` turns them off even then.
+   * @defaultValue true
+   */
+  tracing?: boolean;
 }
 
 /** The env vars Conveyor reads. */

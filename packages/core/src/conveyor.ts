@@ -29,6 +29,7 @@ import { createFromUrl } from "./registry.js";
 import { ResourcePool } from "./resources.js";
 import { validate } from "./schema.js";
 import { createTieredCache, splitCacheUrls } from "./tiered-cache.js";
+import { loadTracingApi, traceEnqueue } from "./tracing.js";
 import { maskUrl } from "./url.js";
 import { createJobHandler, startWorker, type Worker, type WorkerOptions } from "./worker.js";
 import { createCacheWorkerRegistry, startHeartbeat, type WorkerInfo } from "./workers.js";
@@ -163,6 +164,8 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
   const settings = { ...DEFAULTS, ...config };
   const log = config.logger === false ? silentLogger : (config.logger ?? consoleLogger());
   const roots = config.roots ?? [process.cwd()];
+  const tracing = config.tracing !== false;
+  if (tracing) await loadTracingApi();
   const backends = resolveBackends(config);
 
   const owned: { close(): Promise<void> }[] = [];
@@ -303,7 +306,7 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
       throw new ValidationError(`input of task "${task.name}" (bulk of ${items.length})`, issues);
     const now = Date.now();
     const jobs = items.map((item, index) => buildJob(task, inputs[index], item.options ?? {}, now));
-    const results = await queue.add(jobs);
+    const results = await traceEnqueue(tracing, jobs, () => queue.add(jobs));
     return results.map((r) => enqueued(r.job, r.created));
   };
 
@@ -333,7 +336,8 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
       ensureOpen();
       const task = resolveTask(taskRef);
       const valid = await validate(task.input, input, `input of task "${task.name}"`);
-      const [result] = await queue.add([buildJob(task, valid, options, Date.now())]);
+      const jobs = [buildJob(task, valid, options, Date.now())];
+      const [result] = await traceEnqueue(tracing, jobs, () => queue.add(jobs));
       return enqueued(result!.job, result!.created);
     },
     enqueueMany: enqueueMany as Conveyor["enqueueMany"],
@@ -352,6 +356,7 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
         log,
         resultTtlMs: settings.resultTtlMs,
         failedTtlMs: settings.failedTtlMs,
+        tracing,
       });
       let stopHeartbeat: (() => Promise<void>) | undefined;
       let stopControl: (() => void) | undefined;

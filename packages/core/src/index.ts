@@ -152,6 +152,8 @@ export {
 } from "./state-machine.js";
 export type { TieredCache, TieredCacheOptions, TieredCacheStats, TierStats } from "./tiered-cache.js";
 export { createTieredCache, splitCacheUrls } from "./tiered-cache.js";
+export type { TraceOperationOptions, TraceSpan } from "./tracing.js";
+export { traceOperation } from "./tracing.js";
 export { maskUrl, maskUrlsIn, parseUrl, urlScheme } from "./url.js";
 export type { CloseOptions, HandlerContext, Worker, WorkerOptions } from "./worker.js";
 export { createJobHandler } from "./worker.js";

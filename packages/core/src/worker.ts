@@ -18,6 +18,7 @@ import { childLogger } from "./logger.js";
 import type { ResourcePool } from "./resources.js";
 import { validate } from "./schema.js";
 import { decideAfterError } from "./state-machine.js";
+import { traceJobHandler } from "./tracing.js";
 
 /** Options of {@link Conveyor.worker}. */
 export interface WorkerOptions {
@@ -72,6 +73,8 @@ export interface HandlerContext {
   log: Logger;
   resultTtlMs: number;
   failedTtlMs: number | undefined;
+  /** Run each job in an OpenTelemetry span when an SDK is registered. @defaultValue false */
+  tracing?: boolean;
 }
 
 const NOT_ABORTED = Symbol("not aborted");
@@ -90,7 +93,7 @@ export function createJobHandler(context: HandlerContext): JobHandler {
   const { tasks, cache, rateLimiter, log } = context;
   const known = () => [...tasks.keys()].sort();
 
-  return async (job: ActiveJob): Promise<Outcome> => {
+  const handler = async (job: ActiveJob): Promise<Outcome> => {
     const record = job.record;
     let abortReason: unknown = NOT_ABORTED;
     let onAborted: ((reason: unknown) => void) | undefined;
@@ -199,6 +202,7 @@ export function createJobHandler(context: HandlerContext): JobHandler {
       return failure(error);
     }
   };
+  return context.tracing ? traceJobHandler(handler) : handler;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
