@@ -13,27 +13,29 @@
 -- @include common
 local id, workerId, token = ARGV[4], ARGV[5], ARGV[5] .. '/' .. ARGV[6]
 local key = jkey(id)
--- One read for the hot path: state, expiresAt, queue, attempt, claim, cancel.
-local f = redis.call('HMGET', key, 'state', 'expiresAt', 'queue', 'attempt', 'claim', 'cancel')
-local state, queue = f[1], f[3]
+-- One read: the whole record, which is also the answer once updated.
+local flat = redis.call('HGETALL', key)
+local f = {}
+for i = 1, #flat, 2 do f[flat[i]] = flat[i + 1] end
+local state, queue = f.state, f.queue
 if not state then return 'gone' end
-if f[2] and tonumber(f[2]) <= NOW then
+if f.expiresAt and tonumber(f.expiresAt) <= NOW then
   destroy(id, queue, state)
   return 'gone'
 end
 if TERMINAL[state] then return 'skip' end
-if state == 'active' and f[5] == token then
+if state == 'active' and f.claim == token then
   -- A repeat of this very claim, whose answer was lost with the connection.
-  return redis.call('HGETALL', key)
+  return flat
 end
-local attempt = tonumber(f[4]) + 1
+local attempt = tonumber(f.attempt) + 1
 if state == 'delayed' or state == 'retrying' then
   -- Bee-Queue raised it from its delayed set without a word: the job is ready now.
   publish(queue, id, 'waiting', attempt - 1, nil)
 elseif state == 'active' then
   -- Bee-Queue's stall check handed out a job whose record still names its last worker.
   publish(queue, id, 'stalled', attempt - 1, nil)
-  local cancel = f[6]
+  local cancel = f.cancel
   if cancel then
     -- Its cancel was asked for while it ran: it ends cancelled instead of running again.
     redis.call('HDEL', key, 'cancel', 'workerId')
@@ -50,6 +52,12 @@ if state ~= 'active' then
 end
 redis.call('HSET', key, 'state', 'active', 'attempt', attempt, 'startedAt', NOW_S, 'workerId', workerId,
   'claim', token)
-if f[6] then redis.call('HDEL', key, 'cancel') end
+if f.cancel then redis.call('HDEL', key, 'cancel') end
 publish(queue, id, 'active', attempt, nil)
-return redis.call('HGETALL', key)
+f.state, f.attempt, f.startedAt, f.workerId, f.claim, f.cancel = 'active', tostring(attempt), NOW_S, workerId, token, nil
+local out = {}
+for field, value in pairs(f) do
+  out[#out + 1] = field
+  out[#out + 1] = value
+end
+return out

@@ -28,13 +28,18 @@ if f[6] then redis.call('HDEL', key, 'workerId', 'cancel') else redis.call('HDEL
 if kind == 'completed' then
   redis.call('SREM', skey(queue, 'active'), id)
   redis.call('SADD', skey(queue, 'completed'), id)
-  if payload ~= '' then
-    redis.call('HSET', key, 'state', 'completed', 'fin', fin, 'finishedAt', NOW_S, 'result', payload)
+  local fields = { 'state', 'completed', 'fin', fin, 'finishedAt', NOW_S }
+  if payload ~= '' then fields[#fields + 1] = 'result'; fields[#fields + 1] = payload end
+  if time ~= '' then fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = time end
+  redis.call('HSET', key, unpack(fields))
+  if payload == '' then redis.call('HDEL', key, 'result') end
+  if time ~= '' then
+    redis.call('PEXPIREAT', key, time)
+    redis.call('ZADD', CV .. 'expiring', time, id)
+    redis.call('HSET', CV .. 'where', id, queue .. '\0completed')
   else
-    redis.call('HSET', key, 'state', 'completed', 'fin', fin, 'finishedAt', NOW_S)
-    redis.call('HDEL', key, 'result')
+    clearExpiry(id)
   end
-  setExpiry(id, queue, 'completed', time)
   local data = payload
   if data == '' then data = 'null' end
   publish(queue, id, 'completed', attempt, nil, 'succeeded', data)
