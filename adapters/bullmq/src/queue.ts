@@ -365,7 +365,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
 
   let hub: EventHub | undefined;
 
-  const readJob = async (id: string): Promise<JobRecord | undefined> => {
+  const readJob = async (id: string, includeExpired = false): Promise<JobRecord | undefined> => {
     const queue = await redis.hget(idsKey, id);
     if (queue === null) return undefined;
     const reply = await redis.conveyorBullmqGet(
@@ -381,7 +381,8 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     );
     if (reply.length === 0) return undefined;
     const record = toRecord(id, queue, fieldMap(reply, 1), reply[0]!);
-    if (record?.expiresAt !== undefined && record.expiresAt <= Date.now()) return undefined;
+    if (!includeExpired && record?.expiresAt !== undefined && record.expiresAt <= Date.now())
+      return undefined;
     return record;
   };
 
@@ -417,6 +418,25 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       records.push(record);
     });
     return records;
+  };
+
+  /**
+   * The job whose id another add claimed first. That add may still be on its way to BullMQ (two
+   * processes adding one new id at once), so a missing job is looked for again for up to a second
+   * before the claim is taken for stale.
+   */
+  const awaitExisting = async (id: string): Promise<JobRecord | undefined> => {
+    for (let tries = 0; ; tries++) {
+      const found = await readJob(id, true);
+      if (found?.expiresAt !== undefined && found.expiresAt <= Date.now()) {
+        // Expired but not swept yet: delete it, so the id can start a new job.
+        await removeIds(found.queue, [id]);
+        return undefined;
+      }
+      if (found || tries >= 50) return found;
+      if (tries >= 2 && (await redis.hexists(idsKey, id)) === 0) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   };
 
   /**
@@ -559,10 +579,11 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
           fresh.push(i);
           continue;
         }
-        const existing = await call(() => readJob(jobs[i]!.id));
+        const existing = await call(() => awaitExisting(jobs[i]!.id));
         if (existing) results[i] = { job: existing, created: false };
         else {
-          // A stale index entry (the job expired or was deleted meanwhile): add it afresh.
+          // A stale index entry (a process died between claiming the id and adding the job):
+          // add it afresh; BullMQ still keeps one job should that process come back.
           await call(() => redis.hset(idsKey, jobs[i]!.id, jobs[i]!.queue));
           fresh.push(i);
         }

@@ -132,6 +132,56 @@ describe("the BullMQ adapter", () => {
     }
   });
 
+  it("two adapters adding one new id at once: one creates it, the other gets it with created: false", async () => {
+    const prefix = randomPrefix();
+    const url = `bullmq+${redis.url}`;
+    const one = createBullmqQueue({ url, prefix, log: silent, checkPersistence: false });
+    const two = createBullmqQueue({ url, prefix, log: silent, checkPersistence: false });
+    try {
+      for (let round = 0; round < 10; round++) {
+        const job = newJob(prefix, { id: `${prefix}-same-${round}` });
+        const [a, b] = await Promise.all([one.add([job]), two.add([{ ...job, input: { other: true } }])]);
+        expect([a[0]!.created, b[0]!.created].filter(Boolean)).toHaveLength(1);
+        expect(a[0]!.job.input).toEqual(b[0]!.job.input);
+      }
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+
+  it("an id whose job expired starts a new job, even before the expired one is swept", async () => {
+    const prefix = randomPrefix();
+    const queue = createBullmqQueue({
+      url: `bullmq+${redis.url}`,
+      prefix,
+      log: silent,
+      checkPersistence: false,
+    });
+    try {
+      const job = newJob(prefix);
+      await queue.add([job]);
+      const consumer = queue.consume(
+        { queues: [job.queue], concurrency: 1, workerId: "w" },
+        async (claim) => ({
+          type: "completed",
+          result: claim.record.input,
+          expiresAt: Date.now() + 50,
+        }),
+      );
+      await waitFor(async () => (await queue.getJob(job.id)) === undefined, {
+        timeoutMs: 5_000,
+        message: "the result to expire",
+      });
+      await consumer.close();
+      const [again] = await queue.add([{ ...job, input: { text: "again" } }]);
+      expect(again).toMatchObject({ created: true, job: { state: "waiting", input: { text: "again" } } });
+      expect(await queue.getJob(job.id)).toMatchObject({ state: "waiting", input: { text: "again" } });
+    } finally {
+      await queue.close();
+    }
+  });
+
   it("warns once when Redis keeps no data across a restart", async () => {
     const warnings: string[] = [];
     const log: Logger = { ...silent, warn: (message) => warnings.push(message) };
