@@ -339,7 +339,7 @@ export class BeeConsumer implements Consumer {
     // Bee-Queue's answer does not depend on the script's: its finishing MULTI follows the script on
     // the same connection, so both go out in one flight and Redis runs them in order. A failed
     // write is retried until it lands (the script is idempotent), and close() waits for it.
-    const write = this.persist<number>("finish-0", args);
+    const write = this.persist<number>("finish-0", args).catch((error: unknown) => this.report(error));
     this.writes.add(write);
     void write.finally(() => this.writes.delete(write));
     if (final.type === "completed") return undefined;
