@@ -2,12 +2,12 @@ import BeeQueue from "bee-queue";
 import { type RedisBenchSystem, type RedisJobInput, Runs, Seen } from "./redis-system.js";
 import { cpuSince, paced } from "./system.js";
 
-function open(round: { host: string; port: number; name: string }, worker: boolean) {
-  // Bee-Queue's defaults, except that nothing here listens to its pub/sub events.
+function open(round: { host: string; port: number; name: string }, worker: boolean, getEvents = false) {
+  // Bee-Queue's defaults, except that only a producer that listens subscribes to its events.
   return new BeeQueue<RedisJobInput>(round.name, {
     redis: { host: round.host, port: round.port },
     isWorker: worker,
-    getEvents: false,
+    getEvents,
   });
 }
 
@@ -51,12 +51,12 @@ export const beeQueueSystem: RedisBenchSystem = {
   },
 
   async latency(round, { inputs, concurrency, ratePerSecond }) {
-    const producer = open(round, false);
+    const producer = open(round, false, true);
     const worker = open(round, true);
     const started = new Float64Array(inputs.length);
     const seen = new Seen(inputs.length, this.label);
-    // Emitted by the worker once the completion is stored.
-    worker.on("succeeded", (job) => seen.completed(job.data.i));
+    // Completion as the producer sees it: Bee-Queue's pub/sub events.
+    producer.on("job succeeded", (jobId) => seen.completedId(String(jobId)));
     worker.on("failed", (_job, error) => seen.fail(error));
     try {
       await Promise.all([producer.ready(), worker.ready()]);
@@ -64,7 +64,10 @@ export const beeQueueSystem: RedisBenchSystem = {
       const fail = (error: Error) => seen.fail(error);
       await paced(inputs.length, ratePerSecond, (i) => {
         started[i] = performance.now();
-        producer.createJob(inputs[i]!).save().catch(fail);
+        producer
+          .createJob(inputs[i]!)
+          .save()
+          .then((job) => seen.added(String(job.id), i), fail);
       });
       await seen.done;
       return { started, ended: seen.ended };

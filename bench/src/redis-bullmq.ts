@@ -1,4 +1,4 @@
-import { Queue, Worker } from "bullmq";
+import { Queue, QueueEvents, Worker } from "bullmq";
 import { type RedisBenchSystem, type RedisJobInput, Runs, Seen } from "./redis-system.js";
 import { cpuSince, paced } from "./system.js";
 
@@ -46,26 +46,28 @@ export const bullmqSystem: RedisBenchSystem = {
   async latency(round, { inputs, concurrency, ratePerSecond }) {
     const connection = { host: round.host, port: round.port };
     const queue = new Queue<RedisJobInput>(round.name, { connection });
+    const events = new QueueEvents(round.name, { connection: { ...connection, maxRetriesPerRequest: null } });
     const started = new Float64Array(inputs.length);
     const seen = new Seen(inputs.length, this.label);
     const worker = new Worker<RedisJobInput>(round.name, async () => null, {
       connection: { ...connection, maxRetriesPerRequest: null },
       concurrency,
     });
-    // Emitted by the worker once the completion is stored.
-    worker.on("completed", (job) => seen.completed(job.data.i));
+    // Completion as the producer sees it: QueueEvents reads BullMQ's event stream.
+    events.on("completed", ({ jobId }) => seen.completedId(jobId));
     worker.on("failed", (_job, error) => seen.fail(error));
     try {
-      await Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]);
+      await Promise.all([queue.waitUntilReady(), worker.waitUntilReady(), events.waitUntilReady()]);
       const fail = (error: Error) => seen.fail(error);
       await paced(inputs.length, ratePerSecond, (i) => {
         started[i] = performance.now();
-        queue.add("noop", inputs[i]!).catch(fail);
+        queue.add("noop", inputs[i]!).then((job) => seen.added(job.id!, i), fail);
       });
       await seen.done;
       return { started, ended: seen.ended };
     } finally {
       await worker.close();
+      await events.close();
       await queue.close();
     }
   },

@@ -66,25 +66,23 @@ export const conveyorRedisSystem: RedisBenchSystem = {
     const conveyor = await open(round);
     const started = new Float64Array(inputs.length);
     const seen = new Seen(inputs.length, this.label);
-    // Completion as any process sees it: the `completed` event, written with the outcome.
-    const indexOf = new Map<string, number>();
+    // Completion as the producer sees it (and `job.result()` waits for it): the `completed`
+    // event, written to the Redis stream with the outcome.
     const unsubscribe = await conveyor.queue.subscribe(
       (event) => {
-        if (event.type === "completed") {
-          const i = indexOf.get(event.jobId);
-          if (i !== undefined) seen.completed(i);
-        }
+        if (event.type === "completed") seen.completedId(event.jobId);
       },
       { queue: "default" },
     );
     try {
       conveyor.worker({ concurrency });
+      // The worker's connections are opened before the clock starts, as BullMQ's and Bee-Queue's
+      // are awaited with waitUntilReady() / ready(): one job through the whole path.
+      await (await conveyor.enqueue(task, { i: -1 })).result({ timeoutMs: 30_000 });
       const fail = (error: Error) => seen.fail(error);
       await paced(inputs.length, ratePerSecond, (i) => {
-        const id = `${round.name}-${i}`;
-        indexOf.set(id, i);
         started[i] = performance.now();
-        conveyor.enqueue(task, inputs[i]!, { jobId: id }).catch(fail);
+        conveyor.enqueue(task, inputs[i]!).then((job) => seen.added(job.id, i), fail);
       });
       await seen.done;
       return { started, ended: seen.ended };

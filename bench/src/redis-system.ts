@@ -135,10 +135,27 @@ export class Seen {
   }
 
   /** Job `i` completed now. */
-  completed(i: number): void {
+  completed(i: number, at = performance.now()): void {
     if (this.ended[i] !== 0) return;
-    this.ended[i] = performance.now();
+    this.ended[i] = at;
     if (++this.count === this.total) this.resolve();
+  }
+
+  private readonly indexOf = new Map<string, number>();
+  private readonly early = new Map<string, number>();
+
+  /** The add call of job `i` answered with its id. */
+  added(id: string, i: number): void {
+    const at = this.early.get(id);
+    if (at === undefined) this.indexOf.set(id, i);
+    else this.completed(i, at);
+  }
+
+  /** An event says job `id` completed now (possibly before its add call was answered here). */
+  completedId(id: string): void {
+    const i = this.indexOf.get(id);
+    if (i === undefined) this.early.set(id, performance.now());
+    else this.completed(i);
   }
 
   fail(error: Error): void {

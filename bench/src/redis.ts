@@ -377,8 +377,8 @@ function report(
     `${formatRate(options.jobs)} no-op jobs per throughput round: bulk add in chunks of ${formatRate(options.chunk)} with no worker, ` +
       "then process the backlog, timed until Redis has every completion stored. Latency: jobs added one by one at a " +
       `fixed rate for ${options.latencySeconds} s with a worker of concurrency ${options.latencyConcurrency} running, add call → ` +
-      "completion seen (BullMQ's `completed` and Bee-Queue's `succeeded` worker events, Conveyor's `completed` event " +
-      "read from its Redis stream, the reference's LREM reply). " +
+      "completion as the producer sees it, through each library's own cross-process events (BullMQ's QueueEvents, " +
+      "Bee-Queue's `job succeeded` pub/sub, Conveyor's event stream; the reference has none: its LREM reply). " +
       `${options.rounds} interleaved round(s), medians; ratios are the median of per-round ratios. How it is measured: docs/guide/benchmarks.md.`,
     "",
     ...markdownTable(throughputHeader, rows, align(throughputHeader.length)),

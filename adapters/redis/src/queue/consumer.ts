@@ -192,6 +192,8 @@ export class RedisConsumer implements Consumer {
   private started = false;
   private releasing = false;
   private soon = false;
+  /** The last claim got every job it asked for: more are probably waiting. */
+  private backlog = false;
   /** Housekeeping (see claim-2.lua `maintain`): asked on the next call, last done at, next due. */
   private maintainNext = true;
   private maintainedAt = 0;
@@ -292,7 +294,8 @@ export class RedisConsumer implements Consumer {
     this.outcomeCount = 0;
     this.inFlight++;
     this.reserved += count;
-    if (free > count) this.claimSoon();
+    // Only with a backlog: a worker woken for one job would make a second call for nothing.
+    if (free > count && this.backlog) this.claimSoon();
     const { redis, base, maxEvents } = this.ctx;
     let reply: [string[][], number, number[]];
     const now = Date.now();
@@ -344,6 +347,7 @@ export class RedisConsumer implements Consumer {
     this.inFlight--;
     const [claimed, nextDue] = reply;
     if (nextDue !== -2) this.nextDue = nextDue;
+    this.backlog = count > 0 && claimed.length === count;
     if (this.releasing && claimed.length > 0) {
       // Claimed while closing without draining: straight back to waiting.
       await this.release(claimed.map((flat) => new Claim(toRecord(flat), this)));
