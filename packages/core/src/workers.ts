@@ -48,9 +48,9 @@ export interface CacheWorkerRegistryOptions {
 /**
  * A {@link WorkerRegistry} kept in a {@link Cache}: one entry per worker with a TTL, plus an
  * index entry mapping ids to expiry times (the Cache contract cannot list keys). The index is
- * read, pruned and written back by each heartbeat, so two heartbeats at the same instant may
- * drop one id from it until that worker's next heartbeat; `list` is therefore exact about dead
- * workers and may miss a live one for at most one heartbeat interval.
+ * read, pruned and written back by each heartbeat; a heartbeat checks that its id landed and
+ * writes again (up to 4 tries) when a concurrent one overwrote it, so `list` is exact about dead
+ * workers and misses a live one only while heartbeats keep colliding.
  *
  * @example
  * ```ts
@@ -89,9 +89,16 @@ export function createCacheWorkerRegistry(
       const now = Date.now();
       const ttlMs = Math.max(1, info.expiresAt - now);
       await cache.set(entryKey(info.id), info, { ttlMs });
-      const index = await readIndex(now);
-      index[info.id] = info.expiresAt;
-      await writeIndex(index, now);
+      // Workers started together beat in phase, so one's index write can keep overwriting the
+      // other's: check that the id landed and write again after a random pause (a few tries).
+      for (let attempt = 0; attempt < 4; attempt++) {
+        const index = await readIndex(now);
+        index[info.id] = info.expiresAt;
+        await writeIndex(index, now);
+        const written = await cache.get<Record<string, number>>(indexKey);
+        if (written?.[info.id] === info.expiresAt) return;
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+      }
     },
     async remove(id) {
       await cache.delete(entryKey(id));
