@@ -71,11 +71,22 @@ const asError = (error: unknown) =>
  * PRODUCER span and writes the span's W3C trace context into every job's `meta`, so the worker
  * that runs them continues the trace. Without an SDK it only calls `store`.
  */
-export async function traceEnqueue<R>(enabled: boolean, jobs: NewJob[], store: () => Promise<R>): Promise<R> {
+export function traceEnqueue<R>(enabled: boolean, jobs: NewJob[], store: () => Promise<R>): Promise<R> {
   const api = loaded;
   const first = jobs[0];
   const tracer = enabled && api && first ? activeTracer(api) : undefined;
+  // Not async, so an untraced enqueue costs no extra promise.
   if (!tracer || !api || !first) return store();
+  return produce(api, tracer, first, jobs, store);
+}
+
+async function produce<R>(
+  api: Api,
+  tracer: OtelApi.Tracer,
+  first: NewJob,
+  jobs: NewJob[],
+  store: () => Promise<R>,
+): Promise<R> {
   const attributes = messaging("send", first.queue, first.task);
   if (jobs.length === 1) attributes["messaging.message.id"] = first.id;
   else attributes["messaging.batch.message_count"] = jobs.length;

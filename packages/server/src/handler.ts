@@ -8,6 +8,8 @@ import {
   JobStateError,
   type Logger,
   type RegisteredTask,
+  type TraceSpan,
+  traceOperation,
   UnknownTaskError,
   ValidationError,
 } from "@conveyor/core";
@@ -635,7 +637,7 @@ export function createConveyorHandler(options: ConveyorHandlerOptions): Conveyor
     }
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse, started: number) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, started: number, span: TraceSpan) => {
     let route = "unmatched";
     const headers: Record<string, string> = {};
     // "close" rather than "finish": an event stream the client ends never finishes, and counts too.
@@ -676,6 +678,8 @@ export function createConveyorHandler(options: ConveyorHandlerOptions): Conveyor
       }
       const match = router.match(method, path);
       route = match.route.pattern;
+      span.updateName(`${method} ${route}`);
+      span.setAttribute("http.route", route);
       const principal = match.route.public
         ? { name: "probe", key: "", rateLimit: undefined }
         : auth.authenticate(req);
@@ -683,6 +687,7 @@ export function createConveyorHandler(options: ConveyorHandlerOptions): Conveyor
       await match.route.run({ req, res, params: match.params, query, principal, headers });
     } catch (error) {
       const status = statusForError(error);
+      if (status >= 500) span.fail(error);
       if (status >= 500)
         log.error("request failed", {
           method: req.method,
@@ -705,7 +710,16 @@ export function createConveyorHandler(options: ConveyorHandlerOptions): Conveyor
     // to answer, and an unhandled 'error' event would end the process.
     req.on("error", noop);
     res.on("error", noop);
-    void handle(req, res, performance.now());
+    const started = performance.now();
+    // The request's span is active while the route runs, so a job it enqueues carries this trace.
+    void traceOperation(
+      req.method ?? "HTTP",
+      { kind: "server", headers: req.headers, attributes: { "http.request.method": req.method ?? "" } },
+      async (span) => {
+        await handle(req, res, started, span);
+        span.setAttribute("http.response.status_code", res.statusCode);
+      },
+    );
   }) as ConveyorHandler;
   Object.defineProperties(handler, {
     authEnabled: { get: () => auth.enabled },
