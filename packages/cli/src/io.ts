@@ -62,10 +62,10 @@ export interface CliIo {
  * const answer: CliInput = Object.assign(Readable.from(["y\n"]), { isTTY: true });
  * ```
  */
-export interface CliInput extends NodeJS.ReadableStream {
+export type CliInput = NodeJS.ReadableStream & {
   /** True on a terminal: only then does the CLI ask before destructive commands. */
   isTTY?: boolean;
-}
+};
 
 /**
  * The output flags every command accepts (`--json`, `--quiet`).
