@@ -354,3 +354,16 @@ describe("conveyor pause|resume", () => {
     expect(await job.result({ timeoutMs: 5_000 })).toBe(4);
   });
 });
+
+describe("help", () => {
+  it("names the inspect targets and the control commands, and exit code 69", async () => {
+    const top = await cli(["--help"]);
+    expect(top.code).toBe(0);
+    for (const command of ["purge", "pause", "resume", "control", "ping"])
+      expect(top.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
+    expect(top.stdout).toContain("69 no worker answered");
+    const inspect = await cli(["inspect", "--help"]);
+    for (const target of ["registered", "queues", "active", "stats", "workers", "scheduled"])
+      expect(inspect.stdout).toMatch(new RegExp(`^  ${target}\\b`, "m"));
+  });
+});
