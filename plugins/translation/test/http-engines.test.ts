@@ -248,8 +248,9 @@ describe("quotas and the platform", () => {
     expect(api.to("/translate")).toHaveLength(6);
     expect(granted).toHaveLength(6);
     // A window opens at its first grant and holds 2: grants 3 and 5 each wait for the next window.
-    expect((granted[2] as number) - (granted[0] as number)).toBeGreaterThanOrEqual(400);
-    expect((granted[4] as number) - (granted[2] as number)).toBeGreaterThanOrEqual(400);
+    // (Times are taken just after the limiter answered, so a grant can look a few ms late.)
+    expect((granted[2] as number) - (granted[0] as number)).toBeGreaterThanOrEqual(390);
+    expect((granted[4] as number) - (granted[2] as number)).toBeGreaterThanOrEqual(390);
     await limiter.close();
   });
 
