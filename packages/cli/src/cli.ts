@@ -8,6 +8,7 @@ import { registerEnqueue, registerRun } from "./commands/enqueue.js";
 import { registerInspect } from "./commands/inspect.js";
 import { registerJobCommands } from "./commands/jobs.js";
 import { registerSchedule } from "./commands/schedule.js";
+import { registerServe } from "./commands/serve.js";
 import { registerTranscribe } from "./commands/transcribe.js";
 import { registerTranslate } from "./commands/translate.js";
 import type { ActionFactory, CommandRun } from "./commands/types.js";
@@ -97,10 +98,11 @@ export function createCli(io: CliIo = {}): Command {
   registerInspect(program, action);
   registerControl(program, action);
   registerSchedule(program, action);
+  registerServe(program, action);
   registerConvert(program, action);
-  registerDoctor(program, action);
   registerTranslate(program, action);
   registerTranscribe(program, action);
+  registerDoctor(program, action);
   states.set(program, state);
   return program;
 }
