@@ -214,6 +214,7 @@ export const createMemoryCache = ((options: MemoryCacheOptions = {}): Cache => {
 
   return {
     name: "memory",
+    local: true,
 
     async get<T = unknown>(key: string) {
       ensureOpen();

@@ -28,7 +28,7 @@ import { consoleLogger, silentLogger } from "./logger.js";
 import { createFromUrl } from "./registry.js";
 import { ResourcePool } from "./resources.js";
 import { validate } from "./schema.js";
-import { createTieredCache, splitCacheUrls } from "./tiered-cache.js";
+import { createTieredCache, splitCacheUrls, type TieredCache } from "./tiered-cache.js";
 import { loadTracingApi, traceEnqueue } from "./tracing.js";
 import { maskUrl } from "./url.js";
 import { createJobHandler, startWorker, type Worker, type WorkerOptions } from "./worker.js";
@@ -139,6 +139,12 @@ const DEFAULTS = {
   resultTtlMs: 86_400_000,
 } satisfies Partial<ConveyorConfig>;
 
+/** The view of a cache that every process sees alike: a tiered cache without its local tiers. */
+function sharedCacheOf(cache: Cache): Cache {
+  const shared = (cache as Partial<TieredCache>).shared;
+  return typeof shared === "function" ? (shared.call(cache) ?? cache) : cache;
+}
+
 function describe(value: string | { name: string }): string {
   return typeof value === "string" ? maskUrl(value) : `${value.name} (instance)`;
 }
@@ -205,7 +211,9 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
     throw error;
   }
 
-  const workerRegistry = createCacheWorkerRegistry(cache);
+  // Heartbeats are read, changed and written back by every process: a tiered cache's
+  // process-local tiers would each keep their own copy of the index.
+  const workerRegistry = createCacheWorkerRegistry(sharedCacheOf(cache));
   const workerControl = createCacheWorkerControl(cache);
   const tasks = new Map<string, Task>();
   const taskPlugin = new Map<string, string>();

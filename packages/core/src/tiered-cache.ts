@@ -82,6 +82,13 @@ export interface TieredCache extends Cache {
   /** The tiers, fastest first. */
   readonly tiers: readonly Cache[];
   stats(): Promise<TieredCacheStats>;
+  /**
+   * The same cache without its process-local tiers (`local: true`, e.g. memory), for data that
+   * several processes read, change and write back (a process-local tier would keep serving its
+   * own copy). Shares the tiers (with a health state of its own); closing it closes nothing. The
+   * cache itself when no tier is local; `undefined` when every tier is.
+   */
+  shared(): Cache | undefined;
 }
 
 const DEFAULTS = {
@@ -436,7 +443,20 @@ export function createTieredCache(tiers: readonly Cache[], options: TieredCacheO
     if (stored === 0) throw allFailed(what, errors);
   };
 
-  return {
+  let view: Cache | undefined;
+  const sharedView = (): Cache | undefined => {
+    const shared = tiers.filter((tier) => tier.local !== true);
+    if (shared.length === 0) return undefined;
+    if (shared.length === tiers.length) return tiered;
+    if (view === undefined) {
+      const inner = createTieredCache(shared, { ...options, name: `${name} (shared tiers)` });
+      // The tiers belong to the full cache: the view never closes them.
+      view = Object.assign(Object.create(inner) as Cache, { close: async () => {} });
+    }
+    return view;
+  };
+
+  const tiered: TieredCache = {
     name,
     tiers,
 
@@ -635,6 +655,10 @@ export function createTieredCache(tiers: readonly Cache[], options: TieredCacheO
       };
     },
 
+    shared(): Cache | undefined {
+      return sharedView();
+    },
+
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -645,6 +669,7 @@ export function createTieredCache(tiers: readonly Cache[], options: TieredCacheO
       if (failure) throw failure.reason;
     },
   };
+  return tiered;
 }
 
 /**

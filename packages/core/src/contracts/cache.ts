@@ -40,6 +40,12 @@ export interface CacheStats {
 export interface Cache {
   /** Adapter name used in messages and stats. */
   readonly name: string;
+  /**
+   * `true` when only this process sees the entries (an in-process cache). A tiered cache leaves
+   * such tiers out of the view it gives to data that several processes read and write.
+   * @defaultValue `false` (shared)
+   */
+  readonly local?: boolean;
   /** The value, or `undefined` on a miss or after expiry. */
   get<T = unknown>(key: string): Promise<T | undefined>;
   /** Values for several keys, in order; `undefined` for each miss. */
