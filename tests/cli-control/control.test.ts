@@ -66,7 +66,7 @@ function conveyor(args: string[], timeoutMs = 30_000): Child {
   return { child, output, done };
 }
 
-const run = (args: string[]) => conveyor(args).done;
+const run = (args: string[]) => conveyor(args, 60_000).done;
 
 let redis: RedisServerHandle;
 const folders: string[] = [];
@@ -121,7 +121,7 @@ describe.each(BACKENDS)("inspect and control across processes on $name", (backen
         const workers = await producer.workers();
         return workers.length === 2 ? workers : undefined;
       },
-      { timeoutMs: 20_000, intervalMs: 50, message: "two workers reporting themselves" },
+      { timeoutMs: 45_000, intervalMs: 50, message: "two workers reporting themselves" },
     ).catch(async (error: Error) => {
       const seen = JSON.stringify(await producer.workers());
       throw new Error(`${error.message}\nlisted: ${seen}\na: ${a.output.stderr}\nb: ${b.output.stderr}`);
@@ -180,5 +180,5 @@ describe.each(BACKENDS)("inspect and control across processes on $name", (backen
     const none = await run(["ping", ...flags]);
     expect(none.code, none.stderr).toBe(69);
     expect(none.stderr).toContain("no worker has a live heartbeat");
-  }, 120_000);
+  }, 180_000);
 });
