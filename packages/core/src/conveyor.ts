@@ -149,6 +149,12 @@ function describe(value: string | { name: string }): string {
   return typeof value === "string" ? maskUrl(value) : `${value.name} (instance)`;
 }
 
+/** Where a cache or limiter comes from when the one shared URL's adapter has none. */
+function sharedFallbacks(url: string): string[] {
+  const match = /^[a-z0-9.-]+\+(rediss?):\/\/([^?#]*)/i.exec(url);
+  return match ? [`${match[1]}://${match[2]}`, "memory://"] : ["memory://"];
+}
+
 /**
  * Creates the platform from a config object (see {@link ConveyorConfig}); env vars
  * `CONVEYOR_*` override its URLs. With no config at all it runs on the in-memory adapter.
@@ -195,9 +201,33 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
         return tiered;
       }
     }
-    const created = (await createFromUrl(kind as "queue", value, roots)) as unknown as T;
+    const created = (await createShared(kind, value)) as unknown as T;
     owned.push(created);
     return created;
+  };
+  // One URL for everything (`CONVEYOR_URL=bullmq+redis://…`, `--url disk://…`) must not fail
+  // because the queue's adapter has no cache or limiter: when the cache's or limiter's URL is the
+  // queue's, they fall back, with a warning, to the plain Redis adapter on the same server, else
+  // to the in-process memory adapter. A URL of their own that cannot serve them still fails.
+  const sharedUrl = backends.queue;
+  const createShared = async (kind: "queue" | "cache" | "rateLimiter", url: string) => {
+    try {
+      return await createFromUrl(kind as "queue", url, roots);
+    } catch (error) {
+      if (kind === "queue" || url !== sharedUrl || !(error instanceof UnsupportedFeatureError)) throw error;
+      for (const fallback of sharedFallbacks(url)) {
+        try {
+          const created = await createFromUrl(kind as "cache", fallback, roots);
+          log.warn(
+            `[conveyor] ${maskUrl(url)} has no ${kind === "cache" ? "cache" : "rate limiter"}; using ${maskUrl(fallback)} for it. Set ${kind === "cache" ? "CONVEYOR_CACHE_URL" : "CONVEYOR_RATE_LIMIT_URL"} (or the config's ${kind}) to choose.`,
+          );
+          return created;
+        } catch {
+          // Not installed or not supported either: try the next one.
+        }
+      }
+      throw error;
+    }
   };
   let queue: QueueAdapter;
   let cache: Cache;
