@@ -25,6 +25,16 @@ const BACKENDS: Backend[] = [
     flags: ({ folder }) => ["--queue-url", `disk://${folder}`, "--cache-url", `disk://${folder}`],
   },
   {
+    // Each process has its own memory tier: workers and commands must go through the disk tier.
+    name: "disk:// queue, tiered cache (memory → disk)",
+    flags: ({ folder }) => [
+      "--queue-url",
+      `disk://${folder}`,
+      "--cache-url",
+      `memory://?max=1000,disk://${folder}`,
+    ],
+  },
+  {
     name: "redis://",
     flags: ({ redis, prefix }) => [
       "--queue-url",

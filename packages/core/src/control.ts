@@ -1,5 +1,6 @@
 import type { Cache } from "./contracts/cache.js";
 import type { Logger } from "./contracts/task.js";
+import type { TieredCache } from "./tiered-cache.js";
 
 /**
  * A remote-control command for one worker (`conveyor control shutdown`, `conveyor ping`).
@@ -53,7 +54,8 @@ const COMMANDS: readonly WorkerCommandName[] = ["shutdown", "ping"];
 
 /**
  * A {@link WorkerControl} kept in a {@link Cache}: one key per worker and command (so a ping
- * never overwrites a pending shutdown), one key per ping reply.
+ * never overwrites a pending shutdown), one key per ping reply. On a tiered cache it uses only the
+ * tiers every process shares (`TieredCache.shared()`).
  *
  * @example
  * ```ts
@@ -66,9 +68,12 @@ const COMMANDS: readonly WorkerCommandName[] = ["shutdown", "ping"];
  * ```
  */
 export function createCacheWorkerControl(
-  cache: Cache,
+  given: Cache,
   options: CacheWorkerControlOptions = {},
 ): WorkerControl {
+  // Commands and replies cross processes: a tiered cache's process-local tiers would only hold
+  // this process's copy, so they go through the tiers every process shares.
+  const cache = (given as Partial<TieredCache>).shared?.call(given) ?? given;
   const prefix = options.keyPrefix ?? "conveyor:control:";
   const commandKey = (id: string, command: WorkerCommandName) => `${prefix}w:${id}:${command}`;
   const replyKey = (nonce: string, id: string) => `${prefix}reply:${nonce}:${id}`;
