@@ -12,8 +12,6 @@ export type {
 export { deferred, randomPrefix, sleep, waitFor } from "./conformance.js";
 export { runQueueConformance } from "./queue/index.js";
 export { runRateLimiterConformance } from "./rate-limiter/index.js";
-export { runScheduleConformance } from "./schedules/index.js";
-export type { ScheduleConformanceContext, ScheduleConformanceOptions } from "./schedules/kit.js";
 export type { RedisClusterHandle, RedisClusterOptions } from "./redis-cluster.js";
 export { startRedisCluster } from "./redis-cluster.js";
 export type { RedisConnection, RedisServerHandle, RedisServerOptions } from "./redis-server.js";
@@ -24,3 +22,5 @@ export {
   startRedisServer,
   useRedis,
 } from "./redis-server.js";
+export { runScheduleConformance } from "./schedules/index.js";
+export type { ScheduleConformanceContext, ScheduleConformanceOptions } from "./schedules/kit.js";
