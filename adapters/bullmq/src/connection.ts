@@ -28,6 +28,9 @@ export function clientOptions(target: BullmqTarget, role: Role, connectTimeoutMs
     retryStrategy: backoffMs,
     // BullMQ refuses a blocking client that gives up on a command; the command role bounds its calls.
     maxRetriesPerRequest: role === "command" ? 3 : null,
+    // A worker issues BullMQ's commands and the adapter's own for many jobs in the same tick: one
+    // socket write for all of them instead of one each (writes were a fifth of a busy worker's CPU).
+    enableAutoPipelining: role === "worker",
     ...(target.username ? { username: target.username } : {}),
     ...(target.password ? { password: target.password } : {}),
     ...(target.tls ? { tls: {} } : {}),

@@ -296,36 +296,37 @@ export class BullmqConsumer implements Consumer {
           // Not awaited (see send): BullMQ's move goes out next on the same connection, so Redis
           // applies these first, and they cost no extra round trip.
           const expiresAt = Math.round(outcome.expiresAt);
-          redis.hset(key, FIELD.expiresAt, expiresAt).catch(this.reportError);
-          redis.zadd(set("expiring"), expiresAt, id).catch(this.reportError);
+          this.send(redis.hset(key, FIELD.expiresAt, expiresAt));
+          this.send(redis.zadd(set("expiring"), expiresAt, id));
         }
         return outcome.result === undefined ? null : outcome.result;
       }
       case "failed":
       case "cancelled": {
-        const multi = redis.multi().hset(key, FIELD.kind, outcome.type);
-        if (outcome.error !== undefined) multi.hset(key, FIELD.error, json(outcome.error));
+        // Plain commands, not a MULTI: the worker connection auto-pipelines, and only commands
+        // that go through that queue keep their order with BullMQ's (see send).
+        this.send(redis.hset(key, FIELD.kind, outcome.type));
+        if (outcome.error !== undefined) this.send(redis.hset(key, FIELD.error, json(outcome.error)));
         if (outcome.expiresAt !== undefined) {
-          multi
-            .hset(key, FIELD.expiresAt, Math.round(outcome.expiresAt))
-            .zadd(set("expiring"), Math.round(outcome.expiresAt), id);
+          const expiresAt = Math.round(outcome.expiresAt);
+          this.send(redis.hset(key, FIELD.expiresAt, expiresAt));
+          this.send(redis.zadd(set("expiring"), expiresAt, id));
         }
-        if (outcome.type === "cancelled")
-          multi.zadd(set("cancelled"), Date.now(), id).hdel(key, FIELD.cancel);
-        else multi.zrem(set("cancelled"), id);
-        this.send(multi);
+        if (outcome.type === "cancelled") {
+          this.send(redis.zadd(set("cancelled"), Date.now(), id));
+          this.send(redis.hdel(key, FIELD.cancel));
+        } else this.send(redis.zrem(set("cancelled"), id));
         const message = outcome.error?.message ?? (outcome.type === "cancelled" ? "cancelled" : "failed");
         throw new OutcomeError(outcome.type, outcome.error, message);
       }
       case "retry":
       case "postpone": {
         const runAt = Math.round(outcome.runAt);
-        const multi = redis.multi().hset(key, FIELD.runAt, runAt);
+        this.send(redis.hset(key, FIELD.runAt, runAt));
         if (outcome.type === "retry") {
-          multi
-            .hset(key, FIELD.kind, "retrying", FIELD.error, json(outcome.error))
-            .zadd(set("retrying"), runAt, id);
-          this.emitTo(multi, queue, "cv:retrying", id, [
+          this.send(redis.hset(key, FIELD.kind, "retrying", FIELD.error, json(outcome.error)));
+          this.send(redis.zadd(set("retrying"), runAt, id));
+          this.emit(queue, "cv:retrying", id, [
             "attempt",
             attempt,
             "error",
@@ -334,37 +335,15 @@ export class BullmqConsumer implements Consumer {
             runAt,
           ]);
         } else {
-          multi.hset(key, FIELD.kind, "delayed").hincrby(key, "ats", -1).zrem(set("retrying"), id);
-          this.emitTo(multi, queue, "cv:delayed", id, ["attempt", Math.max(0, attempt - 1), "runAt", runAt]);
+          this.send(redis.hset(key, FIELD.kind, "delayed"));
+          this.send(redis.hincrby(key, "ats", -1));
+          this.send(redis.zrem(set("retrying"), id));
+          this.emit(queue, "cv:delayed", id, ["attempt", Math.max(0, attempt - 1), "runAt", runAt]);
         }
-        this.send(multi);
         await claim.job.moveToDelayed(runAt, claim.token);
         throw new DelayedError();
       }
     }
-  }
-
-  private emitTo(
-    multi: ReturnType<Redis["multi"]>,
-    queue: string,
-    event: string,
-    id: string,
-    fields: (string | number)[],
-  ): void {
-    multi.xadd(
-      `${this.ctx.prefix}:${queue}:events`,
-      "MAXLEN",
-      "~",
-      this.ctx.maxEvents,
-      "*",
-      "event",
-      event,
-      "jobId",
-      id,
-      "at",
-      Date.now(),
-      ...fields,
-    );
   }
 
   /** Adds a Conveyor event to the queue's BullMQ event stream; failures are reported, not thrown. */
@@ -385,16 +364,16 @@ export class BullmqConsumer implements Consumer {
         Date.now(),
         ...fields,
       )
-      .catch((error) => this.ctx.onError(error));
+      .catch(this.reportError);
   }
 
   /**
-   * Sends the adapter's writes of an outcome without waiting: the worker connection keeps
-   * commands in order (and retries them through an outage), so BullMQ's move that follows on the
-   * same connection lands after them.
+   * Lets one of the adapter's writes of an outcome go without waiting: the worker connection
+   * keeps commands in order (and retries them through an outage), so BullMQ's move that follows on
+   * the same connection lands after them. Failures are reported through onError.
    */
-  private send(multi: ReturnType<Redis["multi"]>): void {
-    multi.exec().catch(this.reportError);
+  private send(write: Promise<unknown>): void {
+    write.catch(this.reportError);
   }
 
   private readonly reportError = (error: unknown): void => this.ctx.onError(error);
