@@ -1,55 +1,23 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { type Conveyor, type EnqueuedJob, isConveyorError, maskUrl } from "@conveyor/core";
 import type { Command } from "commander";
 import type { CommandContext } from "../context.js";
 import { UsageError } from "../errors.js";
 import { wholeNumber } from "../options.js";
-import { type JobInfo, printResult, waitForResult } from "../wait.js";
+import { printResult } from "../wait.js";
+import { type PluginJobFlags, pluginJobOptions, runPluginJob } from "./plugin-job.js";
 import type { ActionFactory } from "./types.js";
 
 /** The task `conveyor transcribe` enqueues, registered by `@conveyor/plugin-stt`. */
 const TASK = "stt.transcribe";
 const FORMATS = ["txt", "json", "srt", "vtt"];
 
-interface TranscribeFlags {
+interface TranscribeFlags extends PluginJobFlags {
   format?: string;
   output?: string;
   language?: string;
   phrases?: string;
   maxChunkMs?: number;
-  wait?: boolean;
-  timeout?: number;
-  jobId?: string;
-  queue?: string;
-}
-
-const infoOf = (job: EnqueuedJob): JobInfo => ({
-  id: job.id,
-  queue: job.queue,
-  task: job.task,
-  created: job.created,
-});
-
-async function enqueueTranscription(
-  conveyor: Conveyor,
-  input: unknown,
-  flags: TranscribeFlags,
-): Promise<EnqueuedJob> {
-  try {
-    return await conveyor.enqueue(TASK, input, {
-      ...(flags.jobId !== undefined ? { jobId: flags.jobId } : {}),
-      ...(flags.queue !== undefined ? { queue: flags.queue } : {}),
-    });
-  } catch (error) {
-    if (isConveyorError(error) && error.code === "UNKNOWN_TASK") {
-      throw new UsageError(
-        "conveyor transcribe needs the speech-to-text plugin. Install @conveyor/plugin-stt and register it in conveyor.config.ts: plugins: [stt()].",
-        { cause: error },
-      );
-    }
-    throw error;
-  }
 }
 
 /** Phrases for grammar-constrained decoding: one per line of a file (`@file`), or a `|` list. */
@@ -76,54 +44,35 @@ async function readPhrases(value: string, cwd: string): Promise<string[]> {
   return phrases;
 }
 
-async function transcribe(ctx: CommandContext, flags: TranscribeFlags, audio: string): Promise<number> {
-  if (flags.timeout !== undefined && flags.wait === false) {
-    throw new UsageError(
-      "--timeout limits the wait for the result; it cannot go with --no-wait. Drop one of them.",
-    );
-  }
-  const format = flags.format ?? (flags.output ? undefined : "txt");
-  if (format !== undefined && !FORMATS.includes(format)) {
-    throw new UsageError(`--format ${format} is not a transcript format. Use one of ${FORMATS.join(", ")}.`);
-  }
-  const input = {
-    audio,
-    ...(flags.language !== undefined ? { language: flags.language } : {}),
-    ...(flags.phrases !== undefined ? { phrases: await readPhrases(flags.phrases, ctx.cwd) } : {}),
-    ...(flags.output !== undefined ? { output: flags.output } : {}),
-    ...(format !== undefined ? { format } : {}),
-    ...(flags.maxChunkMs !== undefined ? { maxChunkMs: flags.maxChunkMs } : {}),
-  };
-  return ctx.withPlatform(async (conveyor) => {
-    const job = await enqueueTranscription(conveyor, input, flags);
-    ctx.job = infoOf(job);
-    const backend = maskUrl(conveyor.backends.queue);
-    const inProcess = !conveyor.queue.capabilities.shared;
-    if (flags.wait === false) {
-      if (ctx.out.flags.json) ctx.out.json(infoOf(job));
-      else ctx.out.line(job.id);
-      if (inProcess) {
-        ctx.out.warn(
-          `[conveyor:cli] ${backend} is in-process: job ${job.id} lives only in this CLI process, and nothing will run it after the CLI exits. Drop --no-wait to run it here, or use a shared backend (--url redis://…) with a \`conveyor worker\` running.`,
+function transcribe(ctx: CommandContext, flags: TranscribeFlags, audio: string): Promise<number> {
+  return runPluginJob(ctx, flags, {
+    task: TASK,
+    input: async () => {
+      const format = flags.format ?? (flags.output ? undefined : "txt");
+      if (format !== undefined && !FORMATS.includes(format)) {
+        throw new UsageError(
+          `--format ${format} is not a transcript format. Use one of ${FORMATS.join(", ")}.`,
         );
       }
-      return 0;
-    }
-    ctx.out.info(`enqueued job ${job.id} (${audio}, queue ${job.queue})`);
-    if (inProcess) ctx.out.info(`${backend} is in-process: running the transcription in this CLI process`);
-    const worker = inProcess ? conveyor.worker({ queues: [job.queue], concurrency: 1 }) : undefined;
-    try {
-      const result = (await waitForResult(ctx, job, flags.timeout)) as {
-        formatted?: string;
-        output?: string;
+      return {
+        audio,
+        ...(flags.language !== undefined ? { language: flags.language } : {}),
+        ...(flags.phrases !== undefined ? { phrases: await readPhrases(flags.phrases, ctx.cwd) } : {}),
+        ...(flags.output !== undefined ? { output: flags.output } : {}),
+        ...(format !== undefined ? { format } : {}),
+        ...(flags.maxChunkMs !== undefined ? { maxChunkMs: flags.maxChunkMs } : {}),
       };
-      if (ctx.out.flags.json) printResult(ctx, infoOf(job), result);
+    },
+    needsPlugin:
+      "conveyor transcribe needs the speech-to-text plugin. Install @conveyor/plugin-stt and register it in conveyor.config.ts: plugins: [stt()].",
+    describe: audio,
+    work: "transcription",
+    print: (ctx, info, value) => {
+      const result = value as { formatted?: string; output?: string };
+      if (ctx.out.flags.json) printResult(ctx, info, result);
       else if (result.output !== undefined) ctx.out.info(`wrote ${result.output}`);
-      else printResult(ctx, infoOf(job), result.formatted?.replace(/\n$/, "") ?? result);
-      return 0;
-    } finally {
-      await worker?.close({ drain: false });
-    }
+      else printResult(ctx, info, result.formatted?.replace(/\n$/, "") ?? result);
+    },
   });
 }
 
@@ -133,7 +82,7 @@ async function transcribe(ctx: CommandContext, flags: TranscribeFlags, audio: st
  * SRT or WebVTT; on an in-process backend (memory://) the CLI runs the job itself.
  */
 export function registerTranscribe(program: Command, action: ActionFactory): void {
-  program
+  const command = program
     .command("transcribe")
     .description("transcribe speech in an audio file or URL (needs @conveyor/plugin-stt in the config)")
     .argument("<audio>", "audio file (WAV, FLAC, OGG, MP3) inside the plugin's roots, or an http(s) URL")
@@ -148,15 +97,8 @@ export function registerTranscribe(program: Command, action: ActionFactory): voi
       "--max-chunk-ms <ms>",
       "longest chunk; longer audio is split on silence",
       wholeNumber("a time in ms", 2_000),
-    )
-    .option("--no-wait", "print the job id and return; a worker transcribes it")
-    .option(
-      "--timeout <ms>",
-      "stop waiting after this many ms (exit 124; the job keeps running)",
-      wholeNumber("a time in ms", 0),
-    )
-    .option("--job-id <id>", "the job id; an id that exists returns the existing job (dedupe)")
-    .option("--queue <name>", "queue to put the job on (default: the task's queue)")
+    );
+  pluginJobOptions(command, "transcribes it")
     .addHelpText(
       "after",
       '\nExamples:\n  $ conveyor transcribe talk.flac --format srt > talk.srt\n  $ conveyor transcribe call.wav --phrases "yes|no|call me back"\n  $ conveyor transcribe https://example.com/a.ogg --no-wait --url redis://localhost:6379',
