@@ -1,22 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { type Conveyor, createConveyor } from "@conveyor/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerMemoryAdapter } from "../src/index.js";
-import config from "./fixtures/basic/conveyor.config.js";
-import { ensureBuilt } from "./support/build.js";
+import { describe, expect, it } from "vitest";
 import { cli } from "./support/cli.js";
+import { holdStore } from "./support/store.js";
 
-// A named memory store lives while someone holds it: this platform keeps it open, so the jobs
-// the CLI enqueues stay visible to the test after each CLI run closes its own platform.
-const STORE = `memory://enqueue-${randomUUID().slice(0, 8)}`;
-let conveyor: Conveyor;
-
-beforeAll(async () => {
-  ensureBuilt([{ dir: "packages/core" }]);
-  registerMemoryAdapter();
-  conveyor = await createConveyor({ ...config, url: STORE, env: false, logger: false });
-}, 180_000);
-afterAll(() => conveyor.close());
+const store = holdStore("enqueue");
+const STORE = store.url;
 
 describe("conveyor enqueue", () => {
   it("prints the job id and warns that memory:// runs nothing after the CLI exits", async () => {
@@ -27,7 +15,7 @@ describe("conveyor enqueue", () => {
     expect(run.stderr).toContain("is in-process");
     expect(run.stderr).toContain("nothing will run it after the CLI exits");
     expect(run.stderr).toContain("conveyor run demo.add");
-    const record = await conveyor.job(id).get();
+    const record = await store.conveyor.job(id).get();
     expect(record).toMatchObject({ task: "demo.add", state: "waiting", input: { a: 1, b: 2 } });
   });
 
@@ -63,7 +51,7 @@ describe("conveyor enqueue", () => {
     ]);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ id, queue: "other", created: true });
-    const record = await conveyor.job(id).get();
+    const record = await store.conveyor.job(id).get();
     expect(record).toMatchObject({ queue: "other", priority: 5, state: "delayed" });
     expect(record.runAt - record.createdAt).toBeGreaterThanOrEqual(59_000);
   });

@@ -1,20 +1,9 @@
-import { randomUUID } from "node:crypto";
-import { type Conveyor, createConveyor } from "@conveyor/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerMemoryAdapter } from "../src/index.js";
-import config from "./fixtures/basic/conveyor.config.js";
-import { ensureBuilt } from "./support/build.js";
+import { describe, expect, it } from "vitest";
 import { cli } from "./support/cli.js";
+import { holdStore } from "./support/store.js";
 
-const STORE = `memory://inspect-${randomUUID().slice(0, 8)}`;
-let conveyor: Conveyor;
-
-beforeAll(async () => {
-  ensureBuilt([{ dir: "packages/core" }]);
-  registerMemoryAdapter();
-  conveyor = await createConveyor({ ...config, url: STORE, env: false, logger: false });
-}, 180_000);
-afterAll(() => conveyor.close());
+const store = holdStore("inspect");
+const STORE = store.url;
 
 describe("conveyor inspect registered", () => {
   it("lists name, queue, plugin and description with --json", async () => {
@@ -41,9 +30,9 @@ describe("conveyor inspect registered", () => {
 
 describe("conveyor inspect queues", () => {
   it("lists each queue with counts by state and the paused flag", async () => {
-    await conveyor.enqueue("demo.add", { a: 1, b: 2 });
-    await conveyor.enqueue("demo.add", { a: 1, b: 2 }, { queue: "extra", delayMs: 60_000 });
-    await conveyor.pause("extra");
+    await store.conveyor.enqueue("demo.add", { a: 1, b: 2 });
+    await store.conveyor.enqueue("demo.add", { a: 1, b: 2 }, { queue: "extra", delayMs: 60_000 });
+    await store.conveyor.pause("extra");
     const run = await cli(["inspect", "queues", "--url", STORE, "--json"]);
     expect(run.code).toBe(0);
     const queues = JSON.parse(run.stdout) as {

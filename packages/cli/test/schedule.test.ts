@@ -1,22 +1,10 @@
-import { randomUUID } from "node:crypto";
-import { type Conveyor, createConveyor, SCHEDULE_META } from "@conveyor/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerMemoryAdapter } from "../src/index.js";
-import config from "./fixtures/basic/conveyor.config.js";
-import { ensureBuilt } from "./support/build.js";
+import { SCHEDULE_META } from "@conveyor/core";
+import { describe, expect, it } from "vitest";
 import { cli } from "./support/cli.js";
+import { holdStore } from "./support/store.js";
 
-// A named in-process store held open by this file, so each CLI run in this process sees the same
-// jobs and schedules, as it would on a shared backend.
-const STORE = `memory://schedule-${randomUUID().slice(0, 8)}`;
-let conveyor: Conveyor;
-
-beforeAll(async () => {
-  ensureBuilt([{ dir: "packages/core" }]);
-  registerMemoryAdapter();
-  conveyor = await createConveyor({ ...config, url: STORE, env: false, logger: false });
-}, 180_000);
-afterAll(() => conveyor.close());
+const store = holdStore("schedule");
+const STORE = store.url;
 
 describe("conveyor schedule", () => {
   it("add upserts (the same definition again is unchanged), list shows it, remove deletes it", async () => {
@@ -174,13 +162,13 @@ describe("conveyor scheduler and inspect scheduled", () => {
       STORE,
     ]);
     expect(added.code).toBe(0);
-    await conveyor.enqueue("echo", { later: true }, { delayMs: 3_600_000, jobId: "later-job" });
+    await store.conveyor.enqueue("echo", { later: true }, { delayMs: 3_600_000, jobId: "later-job" });
     const abort = new AbortController();
     const running = cli(["scheduler", "--url", STORE, "--poll-ms", "20", "--lease-ms", "2000"], {
       signal: abort.signal,
     });
     const ticks = async () =>
-      (await conveyor.listJobs({ limit: 1_000 })).filter(
+      (await store.conveyor.listJobs({ limit: 1_000 })).filter(
         (job) => job.meta?.[SCHEDULE_META.schedule] === "tick",
       );
     const deadline = Date.now() + 10_000;
