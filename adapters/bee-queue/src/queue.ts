@@ -5,6 +5,7 @@ import {
   ClosedError,
   ConfigError,
   checkConsumeOptions,
+  checkJobQuery,
   checkNewJobs,
   consoleLogger,
   createRecord,
@@ -18,7 +19,6 @@ import {
   type QueueFactory,
   UnsupportedFeatureError,
   ValidationError,
-  type ValidationIssue,
 } from "@conveyor/core";
 import type { RedisClient } from "redis";
 import { reloadBeeScripts } from "./bee.js";
@@ -143,13 +143,6 @@ function jobArgs(job: NewJob, out: (string | number)[]): void {
     Math.round(job.createdAt),
     job.meta ? JSON.stringify(job.meta) : "",
   );
-}
-
-function checkCount(value: number | undefined, name: string, fallback: number, issues: ValidationIssue[]) {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0)
-    issues.push({ path: name, message: "must be a non-negative integer" });
-  return value;
 }
 
 /**
@@ -396,10 +389,7 @@ export const createBeeQueue = ((options: BeeQueueOptions = {}): QueueAdapter => 
 
     async listJobs(query: JobQuery = {}) {
       ensureOpen();
-      const issues: ValidationIssue[] = [];
-      const offset = checkCount(query.offset, "offset", 0, issues);
-      const limit = checkCount(query.limit, "limit", 100, issues);
-      if (issues.length > 0) throw new ValidationError("the job query", issues, { scope: "bee-queue" });
+      const { offset, limit } = checkJobQuery(query, "bee-queue");
       if (limit === 0 || query.states?.length === 0) return [];
       const found = await script<string[][]>("list-0", [
         query.queue ?? "",

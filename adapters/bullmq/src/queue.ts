@@ -4,6 +4,7 @@ import {
   ClosedError,
   ConfigError,
   checkConsumeOptions,
+  checkJobQuery,
   checkNewJobs,
   compactRecord,
   consoleLogger,
@@ -211,13 +212,6 @@ function checkIds(jobs: readonly NewJob[]): void {
     }
   });
   if (issues.length > 0) throw new ValidationError("the jobs to add", issues, { scope: "bullmq" });
-}
-
-function checkCount(value: number | undefined, name: string, fallback: number, issues: ValidationIssue[]) {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0)
-    issues.push({ path: name, message: "must be a non-negative integer" });
-  return value;
 }
 
 /**
@@ -663,10 +657,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
 
     async listJobs(query: JobQuery = {}) {
       ensureOpen();
-      const issues: ValidationIssue[] = [];
-      const offset = checkCount(query.offset, "offset", 0, issues);
-      const limit = checkCount(query.limit, "limit", 100, issues);
-      if (issues.length > 0) throw new ValidationError("the job query", issues, { scope: "bullmq" });
+      const { offset, limit } = checkJobQuery(query, "bullmq");
       const states = query.states ?? JOB_STATES;
       if (limit === 0 || states.length === 0) return [];
       return call(async () => {

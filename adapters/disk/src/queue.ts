@@ -2,13 +2,13 @@ import {
   ClosedError,
   ConfigError,
   checkConsumeOptions,
+  checkJobQuery,
   checkNewJobs,
   type JobQuery,
   type QueueAdapter,
   type QueueCapabilities,
   type QueueFactory,
   ValidationError,
-  type ValidationIssue,
 } from "@conveyor/core";
 import { DiskConsumer } from "./consumer.js";
 import { backendError, type Durability, openDatabase } from "./database.js";
@@ -168,18 +168,6 @@ export function checkDurability(durability: unknown, what: string): void {
       },
     );
   }
-}
-
-function checkCount(
-  value: number | undefined,
-  name: string,
-  fallback: number,
-  issues: ValidationIssue[],
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0)
-    issues.push({ path: name, message: "must be a non-negative integer" });
-  return value;
 }
 
 /**
@@ -342,10 +330,7 @@ export const createDiskQueue = ((options: DiskQueueOptions): QueueAdapter => {
     },
 
     async listJobs(query: JobQuery = {}) {
-      const issues: ValidationIssue[] = [];
-      const offset = checkCount(query.offset, "offset", 0, issues);
-      const limit = checkCount(query.limit, "limit", 100, issues);
-      if (issues.length > 0) throw new ValidationError("the job query", issues, { scope: "disk" });
+      const { offset, limit } = checkJobQuery(query, "disk");
       return read((s) => s.list(query, offset, limit, Date.now()));
     },
 

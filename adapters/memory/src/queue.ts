@@ -2,6 +2,7 @@ import {
   ClosedError,
   ConfigError,
   checkConsumeOptions,
+  checkJobQuery,
   checkNewJobs,
   type JobQuery,
   type NewJob,
@@ -9,7 +10,6 @@ import {
   type QueueCapabilities,
   type QueueFactory,
   ValidationError,
-  type ValidationIssue,
 } from "@conveyor/core";
 import { MemoryConsumer } from "./consumer.js";
 import { copyOrReject } from "./copy.js";
@@ -72,18 +72,6 @@ const DEFAULTS = {
   store: undefined,
   onError: warn,
 } satisfies MemoryQueueOptions;
-
-function checkCount(
-  value: number | undefined,
-  name: string,
-  fallback: number,
-  issues: ValidationIssue[],
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0)
-    issues.push({ path: name, message: "must be a non-negative integer" });
-  return value;
-}
 
 /**
  * Creates an in-process queue: jobs live in this process's memory, are claimed in the core's
@@ -183,10 +171,7 @@ export const createMemoryQueue = ((options: MemoryQueueOptions = {}): QueueAdapt
 
     async listJobs(query: JobQuery = {}) {
       ensureOpen();
-      const issues: ValidationIssue[] = [];
-      const offset = checkCount(query.offset, "offset", 0, issues);
-      const limit = checkCount(query.limit, "limit", 100, issues);
-      if (issues.length > 0) throw new ValidationError("the job query", issues, { scope: "memory" });
+      const { offset, limit } = checkJobQuery(query, "memory");
       return store.list(query, offset, limit).map((record) => copyRecord(record));
     },
 

@@ -144,6 +144,7 @@ export {
   cancelRecord,
   canTransition,
   checkConsumeOptions,
+  checkJobQuery,
   checkNewJobs,
   checkProgress,
   childLogger,

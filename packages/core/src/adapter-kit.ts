@@ -1,5 +1,5 @@
 import type { JobRecord, NewJob, Progress } from "./contracts/job.js";
-import type { ConsumeOptions, Outcome } from "./contracts/queue.js";
+import type { ConsumeOptions, JobQuery, Outcome } from "./contracts/queue.js";
 import {
   ConfigError,
   ConveyorError,
@@ -60,6 +60,30 @@ function newJobIssues(job: NewJob, index: number): ValidationIssue[] {
 export function checkNewJobs(jobs: readonly NewJob[], scope: string): void {
   if (jobs.every(isValidNewJob)) return;
   throw new ValidationError("the jobs to add", jobs.flatMap(newJobIssues), { scope });
+}
+
+function pageCount(value: number | undefined, path: string, fallback: number, issues: ValidationIssue[]) {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0) issues.push({ path, message: "must be a non-negative integer" });
+  return value;
+}
+
+/**
+ * For adapter authors: checks the paging of a `QueueAdapter.listJobs` query and returns it with
+ * its defaults (`offset` 0, `limit` 100); throws a `ValidationError` naming each bad field.
+ *
+ * @example
+ * ```ts
+ * import { checkJobQuery } from "@conveyor/core";
+ * const { offset, limit } = checkJobQuery({ limit: 20 }, "my-adapter"); // { offset: 0, limit: 20 }
+ * ```
+ */
+export function checkJobQuery(query: JobQuery, scope: string): { offset: number; limit: number } {
+  const issues: ValidationIssue[] = [];
+  const offset = pageCount(query.offset, "offset", 0, issues);
+  const limit = pageCount(query.limit, "limit", 100, issues);
+  if (issues.length > 0) throw new ValidationError("the job query", issues, { scope });
+  return { offset, limit };
 }
 
 /**

@@ -1,4 +1,10 @@
-export { checkConsumeOptions, checkNewJobs, checkProgress, settleOutcome } from "./adapter-kit.js";
+export {
+  checkConsumeOptions,
+  checkJobQuery,
+  checkNewJobs,
+  checkProgress,
+  settleOutcome,
+} from "./adapter-kit.js";
 export type { ConveyorConfig, ResolvedBackends, WorkerConfig } from "./config.js";
 export { CONFIG_FILES, ENV_VARS, findConfigFile, loadConfig, resolveBackends } from "./config.js";
 export type { Cache, CacheEntry, CacheFactory, CacheSetOptions, CacheStats } from "./contracts/cache.js";

@@ -3,6 +3,7 @@ import {
   type CancelResult,
   ClosedError,
   ConfigError,
+  checkJobQuery,
   consoleLogger,
   createRecord,
   JOB_STATES,
@@ -138,18 +139,6 @@ function jobArgs(job: NewJob, out: (string | number)[]): void {
     job.createdAt,
     job.meta ? JSON.stringify(job.meta) : "",
   );
-}
-
-function checkCount(
-  value: number | undefined,
-  name: string,
-  fallback: number,
-  issues: ValidationIssue[],
-): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0)
-    issues.push({ path: name, message: "must be a non-negative integer" });
-  return value;
 }
 
 /**
@@ -330,10 +319,7 @@ export const createRedisQueue = ((options: RedisQueueOptions = {}): QueueAdapter
 
     async listJobs(query: JobQuery = {}) {
       ensureOpen();
-      const issues: ValidationIssue[] = [];
-      const offset = checkCount(query.offset, "offset", 0, issues);
-      const limit = checkCount(query.limit, "limit", 100, issues);
-      if (issues.length > 0) throw new ValidationError("the job query", issues, { scope: "redis" });
+      const { offset, limit } = checkJobQuery(query, "redis");
       if (limit === 0 || query.states?.length === 0) return [];
       const states = query.states ?? [""];
       const found = await call(() =>
