@@ -1,32 +1,21 @@
-import { randomUUID } from "node:crypto";
-import { type Conveyor, createConveyor } from "@conveyor/core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registerMemoryAdapter } from "../src/index.js";
-import config from "./fixtures/basic/conveyor.config.js";
-import { ensureBuilt } from "./support/build.js";
+import { describe, expect, it } from "vitest";
 import { cli } from "./support/cli.js";
+import { holdStore } from "./support/store.js";
 
 // The test enqueues on a named memory store and the CLI's worker, in this same process, runs
 // the jobs; aborting the signal stands in for SIGTERM (the real signal is tested on the bin).
-const STORE = `memory://worker-${randomUUID().slice(0, 8)}`;
-let producer: Conveyor;
-
-beforeAll(async () => {
-  ensureBuilt([{ dir: "packages/core" }]);
-  registerMemoryAdapter();
-  producer = await createConveyor({ ...config, url: STORE, env: false, logger: false });
-}, 180_000);
-afterAll(() => producer.close());
+const store = holdStore("worker");
+const STORE = store.url;
 
 describe("conveyor worker", () => {
   it("runs jobs until stopped, then drains and exits 0", async () => {
     const stop = new AbortController();
     const running = cli(["worker", "--url", STORE, "--concurrency", "2"], { signal: stop.signal });
-    const add = await producer.enqueue("demo.add", { a: 3, b: 4 });
-    const slow = await producer.enqueue("demo.slow", { steps: 2, stepMs: 5 });
+    const add = await store.conveyor.enqueue("demo.add", { a: 3, b: 4 });
+    const slow = await store.conveyor.enqueue("demo.slow", { steps: 2, stepMs: 5 });
     expect(await add.result({ timeoutMs: 5_000 })).toBe(7);
     expect(await slow.result({ timeoutMs: 5_000 })).toEqual({ steps: 2 });
-    const long = await producer.enqueue("demo.slow", { steps: 5, stepMs: 20 });
+    const long = await store.conveyor.enqueue("demo.slow", { steps: 5, stepMs: 20 });
     while ((await long.status()) === "waiting") await new Promise((resolve) => setTimeout(resolve, 5));
     stop.abort();
     const run = await running;
@@ -45,9 +34,9 @@ describe("conveyor worker", () => {
   it("consumes only --queues and prints started/stopped documents with --json", async () => {
     const stop = new AbortController();
     const running = cli(["worker", "--url", STORE, "--queues", "slow", "--json"], { signal: stop.signal });
-    const slow = await producer.enqueue("demo.slow", { steps: 1, stepMs: 1 });
+    const slow = await store.conveyor.enqueue("demo.slow", { steps: 1, stepMs: 1 });
     expect(await slow.result({ timeoutMs: 5_000 })).toEqual({ steps: 1 });
-    const add = await producer.enqueue("demo.add", { a: 1, b: 1 });
+    const add = await store.conveyor.enqueue("demo.add", { a: 1, b: 1 });
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await add.status()).toBe("waiting");
     stop.abort();
@@ -60,7 +49,7 @@ describe("conveyor worker", () => {
     expect(started).toMatchObject({ event: "started", backend: STORE, queues: ["slow"], concurrency: 1 });
     expect(started.tasks).toContain("demo.add");
     expect(stopped).toEqual({ event: "stopped", worker: started.worker });
-    await producer.cancel(add.id);
+    await store.conveyor.cancel(add.id);
   });
 
   it("exits 2 for a concurrency that is not a positive whole number", async () => {
