@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type Conveyor,
   createConveyor,
@@ -17,61 +15,33 @@ import { createMemoryCache, createMemoryRateLimiter } from "@conveyor/memory";
 import { createRedisQueue } from "@conveyor/redis";
 import { type RedisServerHandle, randomPrefix, startRedisServer, waitFor } from "@conveyor/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type FixtureProcess, killLeftovers, startFixture, stopFixture } from "../support/processes.js";
 
-const testsDir = fileURLToPath(new URL("..", import.meta.url));
 const TASK = "schedules.tick";
 
-interface SchedulerProcess {
-  readonly child: ChildProcess;
+interface SchedulerProcess extends FixtureProcess {
   /** `fired` lines: the ticks this process enqueued, with whether the job was new. */
   readonly fired: { tick: number; created: boolean }[];
   /** `leads` lines: when (epoch ms, as seen here) it became the leader, and its token. */
   readonly leads: { at: number; token: number }[];
-  readonly ready: Promise<void>;
-  readonly exited: Promise<void>;
 }
-
-const children: ChildProcess[] = [];
 
 /** A scheduler process running the adapters from source (tsx), see fixtures/scheduler.ts. */
 function startScheduler(args: (string | number)[]): SchedulerProcess {
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", "schedules/fixtures/scheduler.ts", ...args.map(String)],
-    {
-      cwd: testsDir,
-      env: { ...process.env, TSX_TSCONFIG_PATH: "schedules/tsconfig.json" },
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  children.push(child);
   const fired: { tick: number; created: boolean }[] = [];
   const leads: { at: number; token: number }[] = [];
-  let markReady: () => void;
-  const ready = new Promise<void>((resolve) => {
-    markReady = resolve;
+  const started = startFixture("schedules/fixtures/scheduler.ts", args, (line) => {
+    const fire = /^fired (\d+) (true|false)$/.exec(line);
+    if (fire) fired.push({ tick: Number(fire[1]), created: fire[2] === "true" });
+    const lead = /^leads (\d+)$/.exec(line);
+    if (lead) leads.push({ at: Date.now(), token: Number(lead[1]) });
   });
-  let buffer = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString("utf8");
-    for (let end = buffer.indexOf("\n"); end !== -1; end = buffer.indexOf("\n")) {
-      const line = buffer.slice(0, end);
-      buffer = buffer.slice(end + 1);
-      if (line === "ready") markReady();
-      const fire = /^fired (\d+) (true|false)$/.exec(line);
-      if (fire) fired.push({ tick: Number(fire[1]), created: fire[2] === "true" });
-      const lead = /^leads (\d+)$/.exec(line);
-      if (lead) leads.push({ at: Date.now(), token: Number(lead[1]) });
-    }
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return { child, fired, leads, ready, exited };
+  return { ...started, fired, leads };
 }
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
-  for (const child of children.splice(0))
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  killLeftovers();
   for (const close of closers.splice(0).reverse()) await close();
 });
 
@@ -145,11 +115,6 @@ function expectConsecutive(ticks: readonly number[], everyMs: number): void {
   expect(gaps).toEqual([]);
 }
 
-const stop = async (process: SchedulerProcess) => {
-  if (process.child.exitCode === null && process.child.signalCode === null) process.child.kill("SIGTERM");
-  await process.exited;
-};
-
 describe.each(BACKENDS)("schedules across processes: $name", (backend) => {
   it("two scheduler processes running an every-second cron for 60 s enqueue and run 60 jobs (±1)", async () => {
     const location = backend.location();
@@ -168,7 +133,7 @@ describe.each(BACKENDS)("schedules across processes: $name", (backend) => {
     await new Promise((resolve) => setTimeout(resolve, 60_000));
     await admin.remove("every-second");
     const stopped = Date.now();
-    await Promise.all([stop(one), stop(two)]);
+    await Promise.all([stopFixture(one), stopFixture(two)]);
 
     const { ticks } = await jobsOf(conveyor, "every-second");
     // Whole seconds inside the window: 60, give or take one at each edge.
@@ -212,7 +177,7 @@ describe.each(BACKENDS)("schedules across processes: $name", (backend) => {
     expect(handoverMs).toBeLessThanOrEqual(leaseMs + 500);
     expect(second.leads[0]!.token).toBeGreaterThan(0);
     await waitFor(() => second.fired.length >= 6, { timeoutMs: 10_000, message: "six more ticks" });
-    await stop(second);
+    await stopFixture(second);
 
     const { ticks } = await jobsOf(conveyor, "fast");
     // The ticks due during the handover were late by less than graceMs (2 × lease), so each ran.
