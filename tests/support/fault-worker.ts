@@ -1,6 +1,6 @@
 // The worker loop the queue adapters' fault fixtures share (tests/<adapter>/fixtures/worker.ts):
 // each fixture builds its own adapter and hands it here.
-import { createConveyor, defineTask, type QueueAdapter } from "@conveyor/core";
+import { createConveyor, defineTask, type QueueAdapter, type Task } from "@conveyor/core";
 import { createMemoryCache, createMemoryRateLimiter } from "@conveyor/memory";
 
 /** What a fault fixture's worker runs. */
@@ -12,6 +12,8 @@ export interface FaultWorkerOptions {
   readonly leaseMs: number;
   /** How long each faults.echo job takes. */
   readonly jobMs: number;
+  /** Tasks besides faults.echo the fixture's tests enqueue. */
+  readonly tasks?: readonly Task[];
 }
 
 /**
@@ -33,7 +35,7 @@ export async function runFaultWorker(options: FaultWorkerOptions): Promise<void>
     queue: options.adapter,
     cache: createMemoryCache(),
     rateLimiter: createMemoryRateLimiter(),
-    tasks: [echo],
+    tasks: [echo, ...(options.tasks ?? [])],
     logger: false,
     env: false,
   });

@@ -46,6 +46,8 @@ export interface ProducedThroughRestart {
   readonly acknowledged: string[];
   /** Enqueues that failed with an error (while the server was down). */
   readonly refused: number;
+  /** How many were acknowledged when the server was back. */
+  readonly beforeRestart: number;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function produceThroughRestart(
   const acknowledged: string[] = [];
   let refused = 0;
   let producing = true;
+  let beforeRestart = 0;
   const produce = (async () => {
     for (let n = 0; producing; n++) {
       try {
@@ -77,8 +80,8 @@ export async function produceThroughRestart(
     await redis.kill("SIGKILL");
     await new Promise((resolve) => setTimeout(resolve, 300));
     await redis.restart();
-    const afterRestart = acknowledged.length;
-    await waitFor(() => acknowledged.length >= afterRestart + 200, {
+    beforeRestart = acknowledged.length;
+    await waitFor(() => acknowledged.length >= beforeRestart + 200, {
       timeoutMs: 20_000,
       message: "enqueueing to resume",
     });
@@ -87,5 +90,5 @@ export async function produceThroughRestart(
     producing = false;
     await produce;
   }
-  return { acknowledged, refused };
+  return { acknowledged, refused, beforeRestart };
 }
