@@ -69,9 +69,7 @@ describe("adapter registry", () => {
   it("names the package to install when a scheme's adapter is missing", async () => {
     // Every real adapter is installed in this workspace, so the missing one is registered here.
     registerAdapter("absent+redis", { packageName: "@conveyor/absent-adapter" });
-    const error = await createFromUrl("queue", "absent+redis://localhost", ["/nonexistent"]).catch(
-      (e) => e,
-    );
+    const error = await createFromUrl("queue", "absent+redis://localhost", ["/nonexistent"]).catch((e) => e);
     expect(error).toBeInstanceOf(AdapterNotInstalledError);
     expect(error.message).toContain("npm install @conveyor/absent-adapter");
   });
