@@ -132,6 +132,7 @@ export type {
   WorkerReply,
 } from "@conveyor/core";
 export {
+  AbortableClaim,
   AdapterNotInstalledError,
   applyOutcome,
   assertTransition,

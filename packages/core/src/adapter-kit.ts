@@ -186,3 +186,50 @@ export function settleOutcome(record: JobRecord, value: unknown, rejected: boole
   }
   return decideAfterError(record, serializeError(problem, record.attempt), Date.now());
 }
+
+/**
+ * For adapter authors: the abort half of an {@link ActiveJob}, shared by every adapter's claim.
+ * `abort(reason)` is idempotent (the first reason wins), reaches the one listener the runtime set
+ * with `onAbort` (at once if the claim was already aborted) and the `signal`, which is created on
+ * first read only — most handlers never read it, and an `AbortController` per job costs.
+ *
+ * @example
+ * ```ts
+ * import { AbortableClaim, type ActiveJob, type JobRecord, type Progress } from "@conveyor/core";
+ * class Claim extends AbortableClaim implements ActiveJob {
+ *   constructor(readonly record: JobRecord) { super(); }
+ *   progress = async (_progress: Progress) => {};
+ * }
+ * const claim = new Claim(record);
+ * claim.abort(new Error("cancelled")); // claim.signal.aborted === true
+ * ```
+ */
+export abstract class AbortableClaim {
+  private controller: AbortController | undefined;
+  private listener: ((reason: unknown) => void) | undefined;
+  /** Why the claim was aborted; `undefined` while it was not. */
+  abortReason: unknown;
+
+  /** Aborted with the claim's first abort reason; created on first read. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Sets the one abort listener (the runtime's); called at once when the claim is already aborted. */
+  onAbort(listener: (reason: unknown) => void): void {
+    this.listener = listener;
+    if (this.abortReason !== undefined) listener(this.abortReason);
+  }
+
+  /** Aborts the claim with `reason`; later calls do nothing. */
+  abort(reason: unknown): void {
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    this.listener?.(reason);
+  }
+}

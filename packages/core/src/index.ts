@@ -1,4 +1,5 @@
 export {
+  AbortableClaim,
   checkConsumeOptions,
   checkJobQuery,
   checkNewJobs,
