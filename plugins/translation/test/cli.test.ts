@@ -21,22 +21,23 @@ async function cli(argv: string[]): Promise<{ code: number; stdout: string; stde
   return { code, stdout, stderr };
 }
 
+/** `translate <root>/in.csv <root>/out.csv --from en --to es` followed by `extra`. */
+const translate = (root: string, ...extra: string[]): string[] => [
+  "translate",
+  join(root, "in.csv"),
+  join(root, "out.csv"),
+  "--from",
+  "en",
+  "--to",
+  "es",
+  ...extra,
+];
+
 describe("conveyor translate", () => {
   it("translates a CSV column through Apertium, showing progress in rows, and prints the result", async () => {
     const root = tempRoot();
     writeFileSync(join(root, "in.csv"), 'id,text\n1,"The cat is on the table."\n2,The dog eats.\n');
-    const run = await cli([
-      "translate",
-      join(root, "in.csv"),
-      join(root, "out.csv"),
-      "--column",
-      "text",
-      "--from",
-      "en",
-      "--to",
-      "es",
-      "--json",
-    ]);
+    const run = await cli(translate(root, "--column", "text", "--json"));
     expect(run.stderr).toMatch(/2\/2 100% 2 rows translated/);
     expect(run.code).toBe(0);
     const document = JSON.parse(run.stdout);
@@ -55,18 +56,7 @@ describe("conveyor translate", () => {
   it("prints the job id with --no-wait and warns that memory:// runs nothing after it exits", async () => {
     const root = tempRoot();
     writeFileSync(join(root, "in.csv"), "text\nThe dog eats.\n");
-    const run = await cli([
-      "translate",
-      join(root, "in.csv"),
-      join(root, "out.csv"),
-      "--column",
-      "text",
-      "--from",
-      "en",
-      "--to",
-      "es",
-      "--no-wait",
-    ]);
+    const run = await cli(translate(root, "--column", "text", "--no-wait"));
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/);
     expect(run.stderr).toMatch(/memory:\/\/ is in-process/);
@@ -75,28 +65,10 @@ describe("conveyor translate", () => {
   it("fails with the job's error for an unknown column, and with usage for a missing flag", async () => {
     const root = tempRoot();
     writeFileSync(join(root, "in.csv"), "text\nThe dog eats.\n");
-    const failed = await cli([
-      "translate",
-      join(root, "in.csv"),
-      join(root, "out.csv"),
-      "--column",
-      "body",
-      "--from",
-      "en",
-      "--to",
-      "es",
-    ]);
+    const failed = await cli(translate(root, "--column", "body"));
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/no column "body" in the header \(columns: text\)/);
-    const usage = await cli([
-      "translate",
-      join(root, "in.csv"),
-      join(root, "out.csv"),
-      "--from",
-      "en",
-      "--to",
-      "es",
-    ]);
+    const usage = await cli(translate(root));
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--column/);
   });
