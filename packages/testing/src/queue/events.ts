@@ -1,10 +1,34 @@
-import { defineTask, type JobEvent } from "@conveyor/core";
+import { defineTask, type JobEvent, type Task } from "@conveyor/core";
 import { describe, expect, it } from "vitest";
 import { sleep } from "../conformance.js";
-import type { QueueSuite } from "./kit.js";
+import type { QueueKit, QueueSuite } from "./kit.js";
 
 // Typed as strings: the list of event types grows with the contract.
 const types = (events: readonly JobEvent[]): string[] => events.map((e) => e.type);
+
+/**
+ * Runs one job of `task` (input `null`) under a worker, watching its events until the first of
+ * type `last`; the subscription is closed before the caller checks them.
+ */
+async function watchOneJob(
+  k: QueueKit,
+  task: Task<unknown, unknown>,
+  name: string,
+  last: string,
+): Promise<{ jobId: string; events: JobEvent[] }> {
+  const conveyor = await k.platform({ tasks: [task] });
+  const jobId = k.jobId(name);
+  const events: JobEvent[] = [];
+  const unsubscribe = await k.queue.subscribe((event) => events.push(event), { jobId });
+  try {
+    k.worker();
+    await conveyor.enqueue(task, null, { jobId });
+    await k.waitFor(() => events.some((e) => e.type === last), `the ${last} event`);
+  } finally {
+    await unsubscribe();
+  }
+  return { jobId, events };
+}
 
 /** Lifecycle events: delivered in order, per job and per queue; job handles stream them. */
 export function eventsTests(suite: QueueSuite): void {
@@ -24,28 +48,18 @@ export function eventsTests(suite: QueueSuite): void {
             return { answer: 42 };
           },
         });
-        const conveyor = await k.platform({ tasks: [task] });
-        const jobId = k.jobId("evented");
-        const events: JobEvent[] = [];
-        const unsubscribe = await k.queue.subscribe((event) => events.push(event), { jobId });
-        try {
-          k.worker();
-          await conveyor.enqueue(task, null, { jobId });
-          await k.waitFor(() => events.some((e) => e.type === "completed"), "the completed event");
-          expect(types(events)).toEqual(["added", "active", "progress", "completed"]);
-          for (const event of events) {
-            expect(event.jobId).toBe(jobId);
-            expect(event.queue).toBe(k.queueName());
-            expect(typeof event.at).toBe("number");
-          }
-          expect(events.map((e) => e.at)).toEqual([...events.map((e) => e.at)].sort((a, b) => a - b));
-          const of = (type: string) => events.find((e) => e.type === type)!;
-          expect(of("active").attempt).toBe(1);
-          expect(of("progress").progress).toEqual({ current: 1, total: 1, message: "all done" });
-          expect(of("completed").result).toEqual({ answer: 42 });
-        } finally {
-          await unsubscribe();
+        const { jobId, events } = await watchOneJob(k, task, "evented", "completed");
+        expect(types(events)).toEqual(["added", "active", "progress", "completed"]);
+        for (const event of events) {
+          expect(event.jobId).toBe(jobId);
+          expect(event.queue).toBe(k.queueName());
+          expect(typeof event.at).toBe("number");
         }
+        expect(events.map((e) => e.at)).toEqual([...events.map((e) => e.at)].sort((a, b) => a - b));
+        const of = (type: string) => events.find((e) => e.type === type)!;
+        expect(of("active").attempt).toBe(1);
+        expect(of("progress").progress).toEqual({ current: 1, total: 1, message: "all done" });
+        expect(of("completed").result).toEqual({ answer: 42 });
       },
     );
 
@@ -62,22 +76,12 @@ export function eventsTests(suite: QueueSuite): void {
             return "second attempt";
           },
         });
-        const conveyor = await k.platform({ tasks: [task] });
-        const jobId = k.jobId("retried");
-        const events: JobEvent[] = [];
-        const unsubscribe = await k.queue.subscribe((event) => events.push(event), { jobId });
-        try {
-          k.worker();
-          await conveyor.enqueue(task, null, { jobId });
-          await k.waitFor(() => events.some((e) => e.type === "completed"), "the completed event");
-          expect(types(events)).toEqual(["added", "active", "retrying", "waiting", "active", "completed"]);
-          const retrying = events.find((e) => e.type === "retrying")!;
-          expect(retrying.error).toMatchObject({ message: "first attempt fails", attempt: 1 });
-          expect(retrying.runAt).toBeGreaterThanOrEqual(retrying.at);
-          expect(events.filter((e) => e.type === "active").map((e) => e.attempt)).toEqual([1, 2]);
-        } finally {
-          await unsubscribe();
-        }
+        const { events } = await watchOneJob(k, task, "retried", "completed");
+        expect(types(events)).toEqual(["added", "active", "retrying", "waiting", "active", "completed"]);
+        const retrying = events.find((e) => e.type === "retrying")!;
+        expect(retrying.error).toMatchObject({ message: "first attempt fails", attempt: 1 });
+        expect(retrying.runAt).toBeGreaterThanOrEqual(retrying.at);
+        expect(events.filter((e) => e.type === "active").map((e) => e.attempt)).toEqual([1, 2]);
       },
     );
 
@@ -89,23 +93,13 @@ export function eventsTests(suite: QueueSuite): void {
           throw new RangeError("out of range");
         },
       });
-      const conveyor = await k.platform({ tasks: [task] });
-      const jobId = k.jobId("failing");
-      const events: JobEvent[] = [];
-      const unsubscribe = await k.queue.subscribe((event) => events.push(event), { jobId });
-      try {
-        k.worker();
-        await conveyor.enqueue(task, null, { jobId });
-        await k.waitFor(() => events.some((e) => e.type === "failed"), "the failed event");
-        expect(types(events)).toEqual(["added", "active", "failed"]);
-        expect(events.at(-1)!.error).toMatchObject({
-          name: "RangeError",
-          message: "out of range",
-          attempt: 1,
-        });
-      } finally {
-        await unsubscribe();
-      }
+      const { events } = await watchOneJob(k, task, "failing", "failed");
+      expect(types(events)).toEqual(["added", "active", "failed"]);
+      expect(events.at(-1)!.error).toMatchObject({
+        name: "RangeError",
+        message: "out of range",
+        attempt: 1,
+      });
     });
 
     it.skipIf(!caps.events)(
