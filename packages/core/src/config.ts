@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { WorkerConcurrency } from "./autoscale.js";
 import type { Cache } from "./contracts/cache.js";
 import type { QueueAdapter } from "./contracts/queue.js";
 import type { RateLimiter } from "./contracts/rate-limiter.js";
@@ -14,8 +15,12 @@ import type { HeartbeatOptions } from "./workers.js";
 export interface WorkerConfig {
   /** Queues to consume. @defaultValue every queue of the registered tasks */
   queues?: string[];
-  /** Jobs run at once. @defaultValue 1 */
-  concurrency?: number;
+  /** Jobs run at once: a number, or `{ min, max }` to autoscale (see `AutoscaleOptions`). @defaultValue 1 */
+  concurrency?: WorkerConcurrency;
+  /** Recycle a worker after this many jobs (see `WorkerOptions.maxJobsPerProcess`). @defaultValue no limit */
+  maxJobsPerProcess?: number;
+  /** Recycle a worker above this resident memory in MiB (see `WorkerOptions.maxMemoryPerProcessMb`). @defaultValue no limit */
+  maxMemoryPerProcessMb?: number;
 }
 
 /**

@@ -139,6 +139,11 @@ const DEFAULTS = {
   resultTtlMs: 86_400_000,
 } satisfies Partial<ConveyorConfig>;
 
+/** `values` without its `undefined` fields. */
+function pickDefined<T extends object>(values: T): Partial<T> {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
 /** The view of a cache that every process sees alike: a tiered cache without its local tiers. */
 function sharedCacheOf(cache: Cache): Cache {
   const shared = (cache as Partial<TieredCache>).shared;
@@ -401,7 +406,15 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
       const worker = startWorker(
         queue,
         handler,
-        { ...options, queues, concurrency: options.concurrency ?? settings.worker?.concurrency ?? 1 },
+        {
+          ...pickDefined({
+            maxJobsPerProcess: settings.worker?.maxJobsPerProcess,
+            maxMemoryPerProcessMb: settings.worker?.maxMemoryPerProcessMb,
+          }),
+          ...options,
+          queues,
+          concurrency: options.concurrency ?? settings.worker?.concurrency ?? 1,
+        },
         {
           log,
           onClosed: async (w) => {

@@ -6,6 +6,7 @@ export {
   checkProgress,
   settleOutcome,
 } from "./adapter-kit.js";
+export type { AutoscaleOptions, WorkerConcurrency } from "./autoscale.js";
 export type { ConveyorConfig, ResolvedBackends, WorkerConfig } from "./config.js";
 export { CONFIG_FILES, ENV_VARS, findConfigFile, loadConfig, resolveBackends } from "./config.js";
 export type { Cache, CacheEntry, CacheFactory, CacheSetOptions, CacheStats } from "./contracts/cache.js";
@@ -162,7 +163,14 @@ export { createTieredCache, splitCacheUrls } from "./tiered-cache.js";
 export type { TraceOperationOptions, TraceSpan } from "./tracing.js";
 export { traceOperation } from "./tracing.js";
 export { maskUrl, maskUrlsIn, parseUrl, urlScheme } from "./url.js";
-export type { CloseOptions, HandlerContext, Worker, WorkerOptions } from "./worker.js";
+export type {
+  CloseOptions,
+  HandlerContext,
+  RecycleInfo,
+  Worker,
+  WorkerExit,
+  WorkerOptions,
+} from "./worker.js";
 export { createJobHandler } from "./worker.js";
 export type {
   CacheWorkerRegistryOptions,

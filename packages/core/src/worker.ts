@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
+import { ConsumerGroup, resolveConcurrency, type WorkerConcurrency } from "./autoscale.js";
 import type { Cache } from "./contracts/cache.js";
 import type { Progress } from "./contracts/job.js";
-import type { ActiveJob, Consumer, JobHandler, Outcome, QueueAdapter } from "./contracts/queue.js";
+import type { ActiveJob, JobHandler, Outcome, QueueAdapter } from "./contracts/queue.js";
 import type { RateLimiter } from "./contracts/rate-limiter.js";
 import type { Logger, Resource, Task, TaskContext } from "./contracts/task.js";
 import {
@@ -24,8 +25,12 @@ import { traceJobHandler } from "./tracing.js";
 export interface WorkerOptions {
   /** Queues to consume. @defaultValue the config's `worker.queues`, else every queue of the registered tasks */
   queues?: string[];
-  /** Jobs run at once; never exceeded. @defaultValue the config's `worker.concurrency`, else 1 */
-  concurrency?: number;
+  /**
+   * Jobs run at once; never exceeded. A number is fixed; `{ min, max }` autoscales between the
+   * two by the queues' waiting counts (see {@link AutoscaleOptions}).
+   * @defaultValue the config's `worker.concurrency`, else 1
+   */
+  concurrency?: WorkerConcurrency;
   /** Worker id shown in job records and inspect output. @defaultValue `<host>:<pid>:<random>` */
   id?: string;
   /**
@@ -36,6 +41,38 @@ export interface WorkerOptions {
   handleSignals?: boolean;
   /** Lease length for adapters with leases. @defaultValue the adapter's default */
   leaseMs?: number;
+  /**
+   * Recycle after this many jobs (Celery's `max_tasks_per_child`): once the worker has started
+   * this many, it stops claiming, lets the running ones finish and closes; `closed` resolves with
+   * `{ reason: "recycle" }`. `conveyor worker` then replaces the process with a fresh one.
+   * Jobs already claimed when the limit is reached still run, so a few more may run.
+   * @defaultValue no limit
+   */
+  maxJobsPerProcess?: number;
+  /**
+   * Recycle once the process's resident memory (RSS) exceeds this many MiB after a job ends
+   * (Celery's `max_memory_per_child`); same drain and close as {@link WorkerOptions.maxJobsPerProcess}.
+   * @defaultValue no limit
+   */
+  maxMemoryPerProcessMb?: number;
+}
+
+/** Why a worker recycled itself; see {@link WorkerOptions.maxJobsPerProcess}. */
+export interface RecycleInfo {
+  /** The limit reached. */
+  limit: "jobs" | "memory";
+  /** Jobs the worker had started. */
+  jobs: number;
+  /** The process's resident memory in MiB when the limit was reached. */
+  rssMb: number;
+}
+
+/** How a worker ended: `closed` resolves with it. */
+export interface WorkerExit {
+  /** `close`: `close()` was called (or a remote shutdown); `signal`: SIGTERM/SIGINT; `recycle`: a per-process limit. */
+  reason: "close" | "signal" | "recycle";
+  /** Set when `reason` is `recycle`. */
+  recycle?: RecycleInfo;
 }
 
 /** Options of {@link Worker.close}. */
@@ -54,12 +91,16 @@ export interface Worker {
   readonly id: string;
   /** Queues it consumes. */
   readonly queues: readonly string[];
-  /** Maximum jobs at once. */
+  /** Maximum jobs at once now (changes over time when it autoscales). */
   readonly concurrency: number;
+  /** The range it autoscales in, when `concurrency` was given as `{ min, max }`. */
+  readonly autoscale: { readonly min: number; readonly max: number } | undefined;
   /** Jobs running now. */
   readonly active: number;
-  /** Resolves when the worker has closed (after `close()` or a handled signal). */
-  readonly closed: Promise<void>;
+  /** Jobs it has started since it started. */
+  readonly processed: number;
+  /** Resolves when the worker has closed (after `close()`, a handled signal or a recycle), saying why. */
+  readonly closed: Promise<WorkerExit>;
   /** Stops taking jobs; see {@link CloseOptions}. Safe to call more than once. */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -331,6 +372,18 @@ class JobContext implements TaskContext {
   }
 }
 
+const MIB = 1024 * 1024;
+
+function checkLimit(value: number | undefined, field: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value <= 0 || (field === "maxJobsPerProcess" && !Number.isInteger(value))) {
+    throw new ConfigError(
+      `worker ${field} must be a ${field === "maxJobsPerProcess" ? "whole number" : "number"} above 0, got ${value}. Leave it out for no limit.`,
+    );
+  }
+  return value;
+}
+
 /** Creates and starts a worker over `queue`. */
 export function startWorker(
   queue: QueueAdapter,
@@ -338,29 +391,49 @@ export function startWorker(
   options: Required<Pick<WorkerOptions, "queues" | "concurrency">> & WorkerOptions,
   hooks: { log: Logger; onClosed(worker: Worker): Promise<void> },
 ): Worker {
-  if (!Number.isInteger(options.concurrency) || options.concurrency < 1) {
-    throw new ConfigError(
-      `worker concurrency must be a whole number of at least 1, got ${options.concurrency}.`,
-    );
-  }
+  const concurrency = resolveConcurrency(options.concurrency);
+  const maxJobs = checkLimit(options.maxJobsPerProcess, "maxJobsPerProcess");
+  const maxRssMb = checkLimit(options.maxMemoryPerProcessMb, "maxMemoryPerProcessMb");
   if (options.queues.length === 0) {
     throw new ConfigError(
       "the worker has no queue to consume. Register tasks or pass queues: [...] to worker().",
     );
   }
   const id = options.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  const consumer: Consumer = queue.consume(
-    {
-      queues: options.queues,
-      concurrency: options.concurrency,
-      workerId: id,
-      ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
-    },
-    handler,
-  );
+  let processed = 0;
   let closing: Promise<void> | undefined;
-  let resolveClosed!: () => void;
-  const closed = new Promise<void>((resolve) => {
+  let exit: WorkerExit = { reason: "close" };
+  const recycle = (limit: RecycleInfo["limit"], rss: number) => {
+    if (closing) return;
+    exit = { reason: "recycle", recycle: { limit, jobs: processed, rssMb: Math.round(rss / MIB) } };
+    hooks.log.info(
+      limit === "jobs"
+        ? "worker reached maxJobsPerProcess; draining to be recycled"
+        : "worker passed maxMemoryPerProcessMb; draining to be recycled",
+      { worker: id, jobs: processed, rssMb: exit.recycle!.rssMb },
+    );
+    void worker.close({ drain: true });
+  };
+  const checkMemory = (outcome: Outcome) => {
+    const rss = process.memoryUsage.rss();
+    if (rss > maxRssMb! * MIB) recycle("memory", rss);
+    return outcome;
+  };
+  // The Nth start closes at once, before the adapter can claim more; memory is read after each job.
+  const counted: JobHandler = (job) => {
+    processed += 1;
+    if (maxJobs !== undefined && processed >= maxJobs) recycle("jobs", process.memoryUsage.rss());
+    const outcome = handler(job);
+    return maxRssMb === undefined ? outcome : outcome.then(checkMemory);
+  };
+  const consumers = new ConsumerGroup(queue, counted, concurrency, {
+    queues: options.queues,
+    workerId: id,
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    log: hooks.log,
+  });
+  let resolveClosed!: (exit: WorkerExit) => void;
+  const closed = new Promise<WorkerExit>((resolve) => {
     resolveClosed = resolve;
   });
   // A worker is a long-running service: keep the process alive while it runs, even on a backend
@@ -370,6 +443,7 @@ export function startWorker(
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
     const drain = signals === 1;
+    if (!closing) exit = { reason: "signal" };
     hooks.log.info(
       drain
         ? "signal received; draining running jobs (send again to stop at once)"
@@ -384,23 +458,29 @@ export function startWorker(
   const worker: Worker = {
     id,
     queues: options.queues,
-    concurrency: options.concurrency,
+    get concurrency() {
+      return consumers.concurrency;
+    },
+    autoscale: concurrency.autoscale ? { min: concurrency.min, max: concurrency.max } : undefined,
     get active() {
-      return consumer.active;
+      return consumers.active;
+    },
+    get processed() {
+      return processed;
     },
     closed,
     close(closeOptions = {}) {
       const drain = closeOptions.drain ?? true;
       if (closing && drain) return closing;
       const run = (async () => {
-        await consumer.close({ drain });
+        await consumers.close({ drain });
         clearInterval(keepAlive);
         if (options.handleSignals) {
           process.off("SIGTERM", onSignal);
           process.off("SIGINT", onSignal);
         }
         await hooks.onClosed(worker);
-        resolveClosed();
+        resolveClosed(exit);
       })();
       closing = closing ? Promise.all([closing, run]).then(() => undefined) : run;
       return closing;
@@ -413,7 +493,9 @@ export function startWorker(
   hooks.log.debug("worker started", {
     worker: id,
     queues: options.queues.join(","),
-    concurrency: options.concurrency,
+    concurrency: concurrency.autoscale ? `${concurrency.min}-${concurrency.max}` : concurrency.max,
+    ...(maxJobs !== undefined ? { maxJobsPerProcess: maxJobs } : {}),
+    ...(maxRssMb !== undefined ? { maxMemoryPerProcessMb: maxRssMb } : {}),
   });
   return worker;
 }

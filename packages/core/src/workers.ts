@@ -13,10 +13,14 @@ export interface WorkerInfo {
   pid: number;
   /** Queues it consumes. */
   queues: string[];
-  /** Jobs it runs at once at most. */
+  /** Jobs it runs at once at most, now (it changes when the worker autoscales). */
   concurrency: number;
+  /** The range its concurrency autoscales in; absent for a fixed concurrency. */
+  autoscale?: { min: number; max: number };
   /** Jobs it was running at its last heartbeat. */
   active: number;
+  /** Jobs it had started by its last heartbeat. */
+  processed?: number;
   /** Epoch ms when it started. */
   startedAt: number;
   /** Epoch ms of its last heartbeat. */
@@ -133,6 +137,8 @@ export interface HeartbeatSubject {
   readonly queues: readonly string[];
   readonly concurrency: number;
   readonly active: number;
+  readonly autoscale?: { readonly min: number; readonly max: number } | undefined;
+  readonly processed?: number;
 }
 
 /**
@@ -162,7 +168,9 @@ export function startHeartbeat(
         pid: process.pid,
         queues: [...worker.queues],
         concurrency: worker.concurrency,
+        ...(worker.autoscale ? { autoscale: { min: worker.autoscale.min, max: worker.autoscale.max } } : {}),
         active: worker.active,
+        ...(worker.processed !== undefined ? { processed: worker.processed } : {}),
         startedAt,
         lastHeartbeatAt: now,
         expiresAt: now + ttlMs,
