@@ -1,7 +1,7 @@
 import { defineTask, JOB_STATES } from "@conveyor/core";
 import { describe, expect, it } from "vitest";
 import { sleep } from "../conformance.js";
-import type { QueueSuite } from "./kit.js";
+import { mixedTask, type QueueSuite } from "./kit.js";
 
 /** Inspection: counts per state, listing with filters (newest first), known queues. */
 export function countsAndListTests(suite: QueueSuite): void {
@@ -20,14 +20,7 @@ export function countsAndListTests(suite: QueueSuite): void {
     it("counts follow jobs through waiting, delayed, active, completed, failed and cancelled", async () => {
       const k = kit();
       const hold = k.gate();
-      const task = defineTask({
-        name: "conformance.mixed",
-        run: async (input: { mode: "hold" | "ok" | "fail" }) => {
-          if (input.mode === "hold") await hold.promise;
-          if (input.mode === "fail") throw new Error("asked to fail");
-          return input.mode;
-        },
-      });
+      const task = mixedTask(hold);
       const conveyor = await k.platform({ tasks: [task] });
       k.worker({ concurrency: 1 });
       const ok = await conveyor.enqueue(task, { mode: "ok" });

@@ -4,6 +4,7 @@ import {
   type Conveyor,
   type ConveyorConfig,
   createConveyor,
+  defineTask,
   isConveyorError,
   type JobRecord,
   type NewJob,
@@ -240,6 +241,21 @@ function withoutCapabilities(
       if (property === "capabilities") return capabilities;
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * A task whose input picks what the job does: `"ok"` completes, `"fail"` throws, `"hold"` stays
+ * active until `hold` resolves — for tests that need jobs in several states at once.
+ */
+export function mixedTask(hold: Deferred<void>) {
+  return defineTask({
+    name: "conformance.mixed",
+    run: async (input: { mode: "hold" | "ok" | "fail" }) => {
+      if (input.mode === "hold") await hold.promise;
+      if (input.mode === "fail") throw new Error("asked to fail");
+      return input.mode;
     },
   });
 }

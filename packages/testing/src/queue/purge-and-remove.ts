@@ -1,7 +1,7 @@
 import { defineTask } from "@conveyor/core";
 import { describe, expect, it } from "vitest";
 import { sleep } from "../conformance.js";
-import type { QueueSuite } from "./kit.js";
+import { mixedTask, type QueueSuite } from "./kit.js";
 
 /** Deleting jobs one by one (remove) and in bulk by state and age (purge); active jobs are never touched. */
 export function purgeAndRemoveTests(suite: QueueSuite): void {
@@ -120,14 +120,7 @@ export function purgeAndRemoveTests(suite: QueueSuite): void {
     it("purge without states deletes every state but active, and only in its queue", async () => {
       const k = kit();
       const hold = k.gate();
-      const task = defineTask({
-        name: "conformance.mixed",
-        run: async (input: { mode: "hold" | "ok" | "fail" }) => {
-          if (input.mode === "hold") await hold.promise;
-          if (input.mode === "fail") throw new Error("asked to fail");
-          return input.mode;
-        },
-      });
+      const task = mixedTask(hold);
       const conveyor = await k.platform({ tasks: [task] });
       k.worker({ concurrency: 1 });
       const active = await conveyor.enqueue(task, { mode: "hold" });
