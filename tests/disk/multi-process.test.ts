@@ -1,4 +1,3 @@
-import { type ChildProcess, fork } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,31 +6,17 @@ import { createDiskCache, createDiskQueue } from "@conveyor/disk";
 import { createMemoryRateLimiter } from "@conveyor/memory";
 import { waitFor } from "@conveyor/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { forkFixture, type IpcChild, killIpcChildren } from "../support/ipc.js";
 import { diskTasks } from "./fixtures/tasks.js";
 
-// The processes run the TypeScript sources through tsx; the tsconfig maps @conveyor/* to them.
-const FIXTURES = join(import.meta.dirname, "fixtures");
-const TESTS_ROOT = join(import.meta.dirname, "..");
+type Child = IpcChild;
 
-interface Child {
-  readonly process: ChildProcess;
-  readonly pid: number;
-  output(): string;
-  /** The next IPC message of `type` (messages that came before are kept). */
-  message<T = Record<string, unknown>>(type: string, timeoutMs?: number): Promise<T>;
-  exited: Promise<number | null>;
-}
-
-const children: Child[] = [];
 const folders: string[] = [];
 const closers: (() => Promise<void>)[] = [];
 
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
-  for (const child of children.splice(0)) {
-    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL");
-    await child.exited;
-  }
+  await killIpcChildren();
   for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
 });
 
@@ -42,47 +27,7 @@ function tempFolder(): string {
 }
 
 function start(role: string, folder: string, ...args: string[]): Child {
-  const child = fork(join(FIXTURES, "node.ts"), [role, folder, ...args], {
-    cwd: TESTS_ROOT,
-    execArgv: ["--import", "tsx"],
-    env: { ...process.env, TSX_TSCONFIG_PATH: join(FIXTURES, "tsconfig.json") },
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-  });
-  let output = "";
-  child.stdout?.on("data", (chunk) => (output += chunk));
-  child.stderr?.on("data", (chunk) => (output += chunk));
-  const inbox: Record<string, unknown>[] = [];
-  const waiters: (() => void)[] = [];
-  child.on("message", (message) => {
-    inbox.push(message as Record<string, unknown>);
-    for (const wake of waiters.splice(0)) wake();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const handle: Child = {
-    process: child,
-    pid: child.pid ?? -1,
-    output: () => output,
-    exited,
-    async message<T>(type: string, timeoutMs = 30_000): Promise<T> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const index = inbox.findIndex((m) => m.type === type);
-        if (index !== -1) return inbox.splice(index, 1)[0] as T;
-        if (child.exitCode !== null || Date.now() > deadline) {
-          throw new Error(
-            `no "${type}" message from ${role} (exit ${child.exitCode}); its output:\n${output}`,
-          );
-        }
-        await Promise.race([
-          new Promise<void>((resolve) => waiters.push(resolve)),
-          new Promise((resolve) => setTimeout(resolve, 100)),
-          exited,
-        ]);
-      }
-    },
-  };
-  children.push(handle);
-  return handle;
+  return forkFixture("disk", "node.ts", [role, folder, ...args], { name: role });
 }
 
 async function worker(folder: string, concurrency = 1, leaseMs = 30_000): Promise<Child> {

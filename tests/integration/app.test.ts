@@ -1,10 +1,10 @@
-import { type ChildProcess, fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Conveyor, registerAdapter } from "@conveyor/core";
 import { type RedisServerHandle, randomPrefix, startRedisServer } from "@conveyor/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { forkFixture, type IpcChild, killIpcChildren } from "../support/ipc.js";
 import { KEYS, openApp, produce, QUEUE, type SquareResult, useCache } from "./fixtures/app.js";
 
 /**
@@ -81,64 +81,22 @@ const BACKENDS: Backend[] = [
   },
 ];
 
-const FIXTURES = join(import.meta.dirname, "fixtures");
-const TESTS_ROOT = join(import.meta.dirname, "..");
 const JOBS = 160;
 
-interface Child {
-  readonly process: ChildProcess;
-  message<T = Record<string, unknown>>(type: string, timeoutMs?: number): Promise<T>;
-  exited: Promise<number | null>;
-}
+type Child = IpcChild;
 
-const children: Child[] = [];
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
-  for (const child of children.splice(0)) {
-    if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill("SIGKILL");
-    await child.exited;
-  }
+  await killIpcChildren();
 });
 
 function start(env: NodeJS.ProcessEnv, role: string, node: string, ...args: string[]): Child {
-  const child = fork(join(FIXTURES, "node.ts"), [role, node, ...args], {
-    cwd: TESTS_ROOT,
-    execArgv: ["--import", "tsx"],
-    env: { ...process.env, ...env, TSX_TSCONFIG_PATH: join(FIXTURES, "tsconfig.json") },
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  return forkFixture("integration", "node.ts", [role, node, ...args], {
+    name: `${role} ${node}`,
+    env,
+    messageTimeoutMs: 60_000,
   });
-  let output = "";
-  child.stdout?.on("data", (chunk) => (output += chunk));
-  child.stderr?.on("data", (chunk) => (output += chunk));
-  const inbox: Record<string, unknown>[] = [];
-  const waiters: (() => void)[] = [];
-  child.on("message", (message) => {
-    inbox.push(message as Record<string, unknown>);
-    for (const wake of waiters.splice(0)) wake();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const handle: Child = {
-    process: child,
-    exited,
-    async message<T>(type: string, timeoutMs = 60_000): Promise<T> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const index = inbox.findIndex((m) => m.type === type);
-        if (index !== -1) return inbox.splice(index, 1)[0] as T;
-        if (child.exitCode !== null || Date.now() > deadline) {
-          throw new Error(`no "${type}" message from ${role} ${node} (exit ${child.exitCode}):\n${output}`);
-        }
-        await Promise.race([
-          new Promise<void>((resolve) => waiters.push(resolve)),
-          new Promise((resolve) => setTimeout(resolve, 100)),
-          exited,
-        ]);
-      }
-    },
-  };
-  children.push(handle);
-  return handle;
 }
 
 /** Sets the CONVEYOR_* env vars for platforms opened in this process while `run` runs. */
