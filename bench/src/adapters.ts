@@ -44,6 +44,7 @@ const USAGE = `Usage: pnpm bench:adapters -- [options]
   --ops N                  cache and limiter calls per measurement (default 50000)
   --in-flight N            cache and limiter calls in flight (default 50)
   --only LIST              bullmq,bee-queue,cache-get,cache-set,limiter or a subset (default all)
+  --sides LIST             bare,ours or one of them, e.g. to profile one side (default both)
   --out FILE               where to write the markdown (default bench/results/adapters.md)
   --print-only             print the tables, write no file
   -h, --help               this text`;
@@ -68,6 +69,7 @@ function readOptions() {
       ops: { type: "string" },
       "in-flight": { type: "string", default: "50" },
       only: { type: "string" },
+      sides: { type: "string", default: "bare,ours" },
       out: { type: "string" },
       "print-only": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -89,6 +91,10 @@ function readOptions() {
   for (const name of only) {
     if (!known.includes(name)) throw new Error(`--only: unknown "${name}"; use ${known.join(", ")}`);
   }
+  const sides = values.sides.split(",").map((s) => s.trim());
+  for (const side of sides) {
+    if (side !== "bare" && side !== "ours") throw new Error(`--sides: unknown "${side}"; use bare, ours`);
+  }
   const defaultOut = fileURLToPath(new URL("../results/adapters.md", import.meta.url));
   return {
     quick,
@@ -104,6 +110,7 @@ function readOptions() {
     inFlight: whole("in-flight", values["in-flight"], 0, 0),
     queuePairs: QUEUE_PAIRS.filter((p) => only.includes(p.key)),
     callPairs: callPairs.filter((p) => only.includes(p.key)),
+    sides: sides as ("bare" | "ours")[],
     out: values["print-only"] ? undefined : (values.out ?? (quick ? undefined : defaultOut)),
   };
 }
@@ -241,7 +248,8 @@ async function main(): Promise<void> {
     // Unmeasured warm-up of every side, so the JIT has settled before the first round.
     log("warm-up");
     for (const pair of options.queuePairs) {
-      for (const system of [pair.bare, pair.ours]) {
+      for (const side of options.sides) {
+        const system = pair[side];
         await system.addOneByOne(round("warmup"), inputs.slice(0, 200));
         await system.throughput(round("warmup"), {
           inputs: inputs.slice(0, Math.min(2_000, options.jobs)),
@@ -252,7 +260,7 @@ async function main(): Promise<void> {
       }
     }
     for (const pair of options.callPairs) {
-      for (const side of ["bare", "ours"] as const) {
+      for (const side of options.sides) {
         const opened = await pair[side].open(redis.url, "bench:warmup:");
         await callsPerSecond(Math.min(5_000, options.ops), options.inFlight, opened.call);
         await opened.close();
@@ -262,7 +270,7 @@ async function main(): Promise<void> {
 
     for (let r = 0; r < options.rounds; r++) {
       // The side that goes first alternates, so slow drift of a shared machine favours nobody.
-      const sides = r % 2 === 0 ? (["bare", "ours"] as const) : (["ours", "bare"] as const);
+      const sides = r % 2 === 0 ? options.sides : [...options.sides].reverse();
       for (const pair of options.queuePairs) {
         for (const side of sides) await measureQueue(pair, side, pair[side], r);
       }

@@ -97,6 +97,7 @@ export function openClient(
   options: { log: Logger; checkPersistence: boolean; onReconnect: () => void },
 ): RedisClient {
   const client = createClient(clientOptions(target));
+  autoPipeline(client);
   let connectedOnce = false;
   let outage = false;
   client.on("ready", () => {
@@ -122,6 +123,64 @@ export function openClient(
   client.on("error", lost);
   client.on("reconnecting", (info: { error?: unknown }) => lost(info?.error ?? "connection closed"));
   return client;
+}
+
+/** The parts of a `redis` v3 client that {@link autoPipeline} drives (not in its type definitions). */
+interface ClientInternals {
+  /** false unless a MULTI or batch is being queued (then `write` goes to the client's own queue). */
+  pipeline: boolean;
+  stream: NodeJS.WritableStream & { cork(): void; uncork(): void };
+  should_buffer: boolean;
+  write(data: string | Buffer): void;
+  write_strings(): void;
+  write_buffers(): void;
+}
+
+/**
+ * Makes a `redis` v3 client send the commands issued in one tick in one socket write, as ioredis's
+ * `enableAutoPipelining` does. The client writes every command to its socket at once, one system
+ * call each, and on a busy worker those writes were a fifth of its CPU time (the claim and
+ * outcome scripts and Bee-Queue's own commands of every job). Order is kept: a MULTI the client
+ * writes itself (it corks, then flushes its own queue) first sends what is pending here. The
+ * flush runs on `process.nextTick`, before any I/O event, so no reconnect can come in between.
+ */
+export function autoPipeline(redis: RedisClient): void {
+  const client = redis as unknown as ClientInternals;
+  const direct = client.write;
+  const writeStrings = client.write_strings;
+  const writeBuffers = client.write_buffers;
+  let pending: (string | Buffer)[] = [];
+  let strings = true;
+  const flush = () => {
+    if (pending.length === 0) return;
+    const chunks = pending;
+    pending = [];
+    if (strings) {
+      client.should_buffer = !client.stream.write(chunks.length === 1 ? chunks[0]! : chunks.join(""));
+      return;
+    }
+    strings = true;
+    client.stream.cork();
+    for (const chunk of chunks) client.should_buffer = !client.stream.write(chunk);
+    client.stream.uncork();
+  };
+  client.write = function write(data) {
+    if (client.pipeline !== false) {
+      direct.call(client, data);
+      return;
+    }
+    if (pending.length === 0) process.nextTick(flush);
+    if (typeof data !== "string") strings = false;
+    pending.push(data);
+  };
+  client.write_strings = function write_strings() {
+    flush();
+    writeStrings.call(client);
+  };
+  client.write_buffers = function write_buffers() {
+    flush();
+    writeBuffers.call(client);
+  };
 }
 
 /** Closes a client gracefully when connected, at once otherwise; never throws. */
