@@ -65,7 +65,9 @@ export interface RedisQueueOptions extends RedisConnectionOptions {
    */
   prefix?: string;
   /**
-   * Approximate bound of the lifecycle event stream (`XADD MAXLEN ~`).
+   * Approximate bound of the lifecycle event stream (`XADD MAXLEN ~`). Events are written while
+   * some adapter of the prefix, in any process, subscribes (`subscribe`, `job.events()`,
+   * `job.result()`); with nobody listening the stream is not written at all.
    * @defaultValue 10_000
    */
   maxEvents?: number;
@@ -410,9 +412,21 @@ export const createRedisQueue = ((options: RedisQueueOptions = {}): QueueAdapter
 
     async subscribe(listener, filter = {}) {
       ensureOpen();
+      const listenersKey = `${base}listeners`;
       reader ??= new EventReader(
         eventsKey,
-        () => call(lastEventId),
+        {
+          lastId: () => call(lastEventId),
+          listen: (member, deadline) =>
+            call(() =>
+              redis
+                .multi()
+                .zremrangebyscore(listenersKey, "-inf", Date.now())
+                .zadd(listenersKey, deadline, member)
+                .exec(),
+            ),
+          unlisten: (member) => redis.zrem(listenersKey, member),
+        },
         () => connect("queue-events"),
         onError,
       );
@@ -423,7 +437,7 @@ export const createRedisQueue = ((options: RedisQueueOptions = {}): QueueAdapter
       if (closed) return;
       closed = true;
       await Promise.all([...consumers].map((consumer) => consumer.close({ drain: false })));
-      reader?.close();
+      await reader?.close();
       for (const client of ownClients) client.disconnect();
       ownClients.clear();
       await lease.release();

@@ -4,7 +4,8 @@
   script builds from it live in the same Cluster slot as the KEYS it declares.
 
   Keys under base:  j:<id> job hash · q:<queue>:<set> per-state sets · queues · paused · seq ·
-  events (stream) · expiring (zset expiresAt) · all (zset createdAt)
+  events (stream) · listeners (zset: subscribed reader → registration deadline) ·
+  expiring (zset expiresAt) · all (zset createdAt)
   Per-queue sets:   w waiting (score -priority, member <runAt:15><seq:12><id>) · d delayed and
   r retrying (score runAt) · a active (score lease deadline) · c completed, f failed,
   x cancelled (score finishedAt) · all (score createdAt) · s wake-up list (at most one token)
@@ -27,8 +28,20 @@ local function signal(base, queue)
   end
 end
 
+-- Whether any process subscribes to this prefix's events (a registration whose deadline is
+-- still ahead), looked up once per script call: with nobody listening no event is written.
+local listening = nil
+local function anyListener(base, now)
+  if listening == nil then
+    local last = redis.call('ZRANGE', base .. 'listeners', -1, -1, 'WITHSCORES')
+    listening = #last > 0 and tonumber(last[2]) > tonumber(now)
+  end
+  return listening
+end
+
 -- Appends one lifecycle event; `extra` holds more field/value pairs (result, error, progress…).
 local function emit(base, maxlen, kind, id, queue, now, attempt, extra)
+  if not anyListener(base, now) then return end
   local args = { 'XADD', base .. 'events', 'MAXLEN', '~', maxlen, '*', 't', kind, 'j', id, 'q', queue, 'at', now }
   if attempt ~= nil then
     args[#args + 1] = 'a'
