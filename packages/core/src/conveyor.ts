@@ -27,6 +27,7 @@ import { createEnqueuedJob, createJobHandle, type EnqueuedJob, type JobHandle } 
 import { consoleLogger, silentLogger } from "./logger.js";
 import { createFromUrl } from "./registry.js";
 import { ResourcePool } from "./resources.js";
+import { SandboxPool } from "./sandbox.js";
 import { validate } from "./schema.js";
 import { createTieredCache, splitCacheUrls, type TieredCache } from "./tiered-cache.js";
 import { loadTracingApi, traceEnqueue } from "./tracing.js";
@@ -391,6 +392,14 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
       ensureOpen();
       const queues = options.queues ??
         settings.worker?.queues ?? [...new Set([settings.defaultQueue, ...[...tasks.values()].map(queueOf)])];
+      const concurrency = options.concurrency ?? settings.worker?.concurrency ?? 1;
+      // Sandboxes are kept for reuse up to the most jobs the worker can run at once.
+      const sandboxes = new SandboxPool({
+        cache,
+        rateLimiter,
+        log,
+        maxIdle: typeof concurrency === "number" ? concurrency : concurrency.max,
+      });
       const handler = createJobHandler({
         tasks,
         cache,
@@ -400,6 +409,7 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
         resultTtlMs: settings.resultTtlMs,
         failedTtlMs: settings.failedTtlMs,
         tracing,
+        sandboxes,
       });
       let stopHeartbeat: (() => Promise<void>) | undefined;
       let stopControl: (() => void) | undefined;
@@ -413,12 +423,13 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
           }),
           ...options,
           queues,
-          concurrency: options.concurrency ?? settings.worker?.concurrency ?? 1,
+          concurrency,
         },
         {
           log,
           onClosed: async (w) => {
             stopControl?.();
+            await sandboxes.close();
             await stopHeartbeat?.();
             workers.delete(w);
             if (workers.size === 0) await resources.dispose();

@@ -1,5 +1,7 @@
+import { isAbsolute } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { ConveyorConfig } from "./config.js";
-import type { Plugin, PluginOptions, Resource, Task, TaskOptions } from "./contracts/task.js";
+import type { Plugin, PluginOptions, Resource, Task, TaskOptions, TaskSandbox } from "./contracts/task.js";
 import { ConfigError } from "./errors.js";
 
 const TASK_NAME = /^[A-Za-z0-9_-]+(?:[.:][A-Za-z0-9_-]+)*$/;
@@ -49,7 +51,34 @@ export function defineTask<I, O>(options: TaskOptions<I, O>): Task<I, O> {
       `task "${options.name}": softTimeoutMs (${options.softTimeoutMs}) must be below timeoutMs (${options.timeoutMs}) so the task can stop before the hard limit.`,
     );
   }
-  return Object.freeze({ ...options, kind: "task" as const });
+  const sandbox = options.sandbox === undefined ? undefined : checkSandbox(options.name, options.sandbox);
+  return Object.freeze({ ...options, ...(sandbox ? { sandbox } : {}), kind: "task" as const });
+}
+
+/** Checks a task's `sandbox` and turns its module into an absolute file path. */
+function checkSandbox(task: string, sandbox: TaskSandbox): TaskSandbox {
+  if (!sandbox || typeof sandbox !== "object" || (sandbox.type !== "thread" && sandbox.type !== "process")) {
+    throw new ConfigError(
+      `task "${task}": sandbox.type must be "thread" or "process", got ${JSON.stringify((sandbox as Partial<TaskSandbox> | undefined)?.type ?? sandbox)}.`,
+    );
+  }
+  const given = sandbox.module;
+  let file: string | undefined;
+  if (given instanceof URL || (typeof given === "string" && given.startsWith("file:"))) {
+    try {
+      file = fileURLToPath(given);
+    } catch {
+      file = undefined;
+    }
+  } else if (typeof given === "string" && isAbsolute(given)) {
+    file = given;
+  }
+  if (!file) {
+    throw new ConfigError(
+      `task "${task}": sandbox.module must be the absolute path or file: URL of the module that defines the task, got ${JSON.stringify(String(given))}. Pass import.meta.url (ESM) or __filename (CJS).`,
+    );
+  }
+  return Object.freeze({ type: sandbox.type, module: file });
 }
 
 /**

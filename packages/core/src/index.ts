@@ -69,6 +69,7 @@ export type {
   TaskOptions,
   TaskOutput,
   TaskRateLimit,
+  TaskSandbox,
 } from "./contracts/task.js";
 export type {
   CacheWorkerControlOptions,
@@ -128,6 +129,8 @@ export { resolveInputPath, resolveOutputPath } from "./paths.js";
 export type { AdapterContext, AdapterModule, AdapterRegistration } from "./registry.js";
 export { createFromUrl, loadAdapterModule, registerAdapter, registeredSchemes } from "./registry.js";
 export { ResourcePool } from "./resources.js";
+export type { SandboxPoolOptions, SandboxRun } from "./sandbox.js";
+export { SandboxCrashedError, SandboxPool } from "./sandbox.js";
 export { createLocalScheduleStore } from "./schedule-store.js";
 export type { Scheduler, SchedulerOptions } from "./scheduler.js";
 export {

@@ -17,6 +17,7 @@ import {
 } from "./errors.js";
 import { childLogger } from "./logger.js";
 import type { ResourcePool } from "./resources.js";
+import { SandboxPool, type SandboxRun } from "./sandbox.js";
 import { validate } from "./schema.js";
 import { decideAfterError } from "./state-machine.js";
 import { traceJobHandler } from "./tracing.js";
@@ -116,6 +117,11 @@ export interface HandlerContext {
   failedTtlMs: number | undefined;
   /** Run each job in an OpenTelemetry span when an SDK is registered. @defaultValue false */
   tracing?: boolean;
+  /**
+   * Where tasks with a `sandbox` run; the worker closes it. @defaultValue a pool made on first
+   * use, whose idle sandboxes do not keep the process alive
+   */
+  sandboxes?: SandboxPool;
 }
 
 const NOT_ABORTED = Symbol("not aborted");
@@ -133,6 +139,11 @@ const isCode = (error: unknown, code: string) => isConveyorError(error) && error
 export function createJobHandler(context: HandlerContext): JobHandler {
   const { tasks, cache, rateLimiter, log } = context;
   const known = () => [...tasks.keys()].sort();
+  let ownPool: SandboxPool | undefined;
+  const sandboxes = () => {
+    ownPool ??= context.sandboxes ?? new SandboxPool({ cache, rateLimiter, log });
+    return ownPool;
+  };
 
   const handler = async (job: ActiveJob): Promise<Outcome> => {
     const record = job.record;
@@ -168,6 +179,7 @@ export function createJobHandler(context: HandlerContext): JobHandler {
 
     const task = tasks.get(record.task);
     if (!task) return failure(new UnknownTaskError(record.task, known(), { retryable: false }));
+    let sandboxed: SandboxRun | undefined;
 
     try {
       const input = task.input
@@ -206,7 +218,13 @@ export function createJobHandler(context: HandlerContext): JobHandler {
       let limits: AbortController | undefined;
       if (task.softTimeoutMs !== undefined || timeoutMs !== undefined) limits = new AbortController();
       const ctx = new JobContext(job, task, context, limits?.signal);
-      let result = task.run(input, ctx);
+      let result: unknown;
+      if (task.sandbox) {
+        sandboxed = sandboxes().run(task, input, ctx);
+        result = sandboxed.result;
+      } else {
+        result = task.run(input, ctx);
+      }
       if (isThenable(result)) {
         result = await settleWithin(result, task, record, timeoutMs, limits, (reject) => {
           onAborted = reject;
@@ -239,6 +257,8 @@ export function createJobHandler(context: HandlerContext): JobHandler {
       }
       return { type: "completed", result: output, expiresAt: Date.now() + context.resultTtlMs };
     } catch (error) {
+      // A sandboxed task past its hard limit, cancelled or released is killed, not abandoned.
+      sandboxed?.kill();
       if (abortReason !== NOT_ABORTED) return aborted();
       return failure(error);
     }

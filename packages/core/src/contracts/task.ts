@@ -73,6 +73,19 @@ export interface TaskCacheOptions<I> {
   ttlMs?: number;
 }
 
+/** Where and how a sandboxed task runs; see {@link TaskOptions.sandbox}. */
+export interface TaskSandbox {
+  /** `"thread"`: a worker thread (cheaper); `"process"`: a child process (also survives native crashes and `process.exit`). */
+  type: "thread" | "process";
+  /**
+   * The module that defines the task, as an absolute path or `file:` URL: usually
+   * `import.meta.url` (ESM) or `__filename` (CJS). TypeScript files are loaded through jiti. The
+   * sandbox looks the task up by name among the module's exports (tasks, plugins, or a config
+   * object's `tasks`/`plugins`); importing it must not start anything.
+   */
+  module: string | URL;
+}
+
 /** A task's rate limit: jobs over the limit wait (postponed, no attempt used) until points free up. */
 export interface TaskRateLimit<I> extends RateLimit {
   /** Groups jobs that share the limit. @defaultValue the task name */
@@ -105,6 +118,14 @@ export interface TaskOptions<I, O> {
   rateLimit?: TaskRateLimit<I>;
   /** Cache results by input. */
   cache?: TaskCacheOptions<I>;
+  /**
+   * Run the task in a sandbox (BullMQ's sandboxed processors): a worker thread or a child process
+   * that imports `module` and runs the task found there by name. The hard limit (`timeoutMs`)
+   * and a cancel terminate the sandbox, so a stuck handler cannot hold the worker; a crash of
+   * the sandbox fails only its job. Input and result cross by structured clone.
+   * @defaultValue runs in the worker's own thread
+   */
+  sandbox?: TaskSandbox;
   /** The work. */
   run(input: I, context: TaskContext): Promise<O> | O;
 }
