@@ -54,7 +54,6 @@ for i = 4, #ARGV, 11 do
       redis.call('SADD', KEYS[2], queue)
     end
     redis.call('ZADD', qkey(base, queue, 'all'), createdAt, id)
-    redis.call('ZADD', base .. 'all', createdAt, id)
     emit(base, maxlen, 'added', id, queue, now, nil, nil)
     if delayed then
       redis.call('ZADD', qkey(base, queue, 'd'), runAt, id)

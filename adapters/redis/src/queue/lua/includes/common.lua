@@ -5,7 +5,7 @@
 
   Keys under base:  j:<id> job hash · q:<queue>:<set> per-state sets · queues · paused · seq ·
   events (stream) · listeners (zset: subscribed reader → registration deadline) ·
-  expiring (zset expiresAt) · all (zset createdAt)
+  expiring (zset expiresAt)
   Per-queue sets:   w waiting (score -priority, member <runAt:15><seq:12><id>) · d delayed and
   r retrying (score runAt) · a active (score lease deadline) · c completed, f failed,
   x cancelled (score finishedAt) · all (score createdAt) · s wake-up list (at most one token)
@@ -86,7 +86,6 @@ end
 local function deleteJob(base, id, key, queue, state)
   detach(base, id, key, queue, state)
   redis.call('ZREM', qkey(base, queue, 'all'), id)
-  redis.call('ZREM', base .. 'all', id)
   redis.call('ZREM', base .. 'expiring', id)
   redis.call('DEL', key)
 end
