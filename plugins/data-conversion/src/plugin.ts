@@ -24,7 +24,7 @@ export interface DataConversionOptions {
   maxInputBytes?: number;
   /** DuckDB threads per worker process. @defaultValue the number of CPU cores */
   threads?: number;
-  /** DuckDB memory limit per worker process, e.g. `"256MB"`. @defaultValue `"512MB"` */
+  /** DuckDB memory limit per worker process, e.g. `"256MB"`. @defaultValue `"128MB"` */
   memoryLimit?: string;
   /** How often progress is reported while converting, in ms. @defaultValue 250 */
   progressIntervalMs?: number;
