@@ -20,6 +20,8 @@ import { registerMemoryAdapter } from "./memory.js";
 
 interface RunState {
   io: CliIo;
+  /** The arguments of the current run (a supervised `conveyor worker` passes them to its child). */
+  argv: readonly string[];
   ctx: CommandContext | undefined;
   exitCode: number;
 }
@@ -40,7 +42,7 @@ const states = new WeakMap<Command, RunState>();
  * ```
  */
 export function createCli(io: CliIo = {}): Command {
-  const state: RunState = { io, ctx: undefined, exitCode: EXIT_CODES.ok };
+  const state: RunState = { io, argv: [], ctx: undefined, exitCode: EXIT_CODES.ok };
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
 
@@ -50,7 +52,7 @@ export function createCli(io: CliIo = {}): Command {
       const command = args[args.length - 1] as Command;
       const flags = command.opts() as F;
       const positional = args.slice(0, -2) as string[];
-      const ctx = new CommandContext(command.optsWithGlobals<GlobalOptions>(), state.io);
+      const ctx = new CommandContext(command.optsWithGlobals<GlobalOptions>(), state.io, state.argv);
       state.ctx = ctx;
       state.exitCode = await run(ctx, flags, ...positional);
     };
@@ -87,7 +89,8 @@ export function createCli(io: CliIo = {}): Command {
         "CONVEYOR_RATE_LIMIT_URL) → flags; later wins. memory:// is in-process: use `conveyor run` with it.",
         "",
         "Exit codes: 0 ok, 1 job failed or cancelled (or a confirmation declined), 2 usage/validation/config",
-        "error, 3 backend error, 69 no worker answered (ping, control), 124 the wait ended before the job finished.",
+        "error, 3 backend error, 69 no worker answered (ping, control), 75 a supervised worker process recycled,",
+        "124 the wait ended before the job finished.",
       ].join("\n"),
     );
 
@@ -176,7 +179,8 @@ export async function runCli(
   registerMemoryAdapter();
   const { program: given, ...io } = options;
   const program = given ?? createCli(io);
-  const state = states.get(program) ?? { io, ctx: undefined, exitCode: EXIT_CODES.ok };
+  const state = states.get(program) ?? { io, argv: [], ctx: undefined, exitCode: EXIT_CODES.ok };
+  state.argv = [...argv];
   state.ctx = undefined;
   state.exitCode = EXIT_CODES.ok;
   try {

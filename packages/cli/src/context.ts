@@ -106,10 +106,16 @@ export class CommandContext {
   /** The job a command works on, added to `--json` error documents. */
   job: { id: string; queue?: string; task?: string } | undefined;
 
+  /** The IO the command runs with. */
+  readonly io: CliIo;
+
   constructor(
     readonly globals: GlobalOptions,
     io: CliIo,
+    /** The command line of this run, as given to `runCli`. @defaultValue [] */
+    readonly argv: readonly string[] = [],
   ) {
+    this.io = io;
     this.out = new Output(io, { json: globals.json === true, quiet: globals.quiet === true });
     this.env = io.env ?? process.env;
     this.cwd = io.cwd ?? process.cwd();

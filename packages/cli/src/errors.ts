@@ -25,6 +25,11 @@ export const EXIT_CODES = {
   timeout: 124,
   /** The wait or worker was interrupted from outside (the `signal` of {@link CliIo}). */
   interrupted: 130,
+  /**
+   * A `conveyor worker` child reached `--max-jobs-per-process` or `--max-memory-per-process-mb`
+   * and drained; its supervisor starts a fresh one (EX_TEMPFAIL).
+   */
+  recycled: 75,
 } as const;
 
 /**

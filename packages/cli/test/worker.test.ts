@@ -48,8 +48,28 @@ describe("conveyor worker", () => {
       .map((line) => JSON.parse(line));
     expect(started).toMatchObject({ event: "started", backend: STORE, queues: ["slow"], concurrency: 1 });
     expect(started.tasks).toContain("demo.add");
-    expect(stopped).toEqual({ event: "stopped", worker: started.worker });
+    expect(stopped).toEqual({ event: "stopped", worker: started.worker, pid: process.pid, processed: 1 });
     await store.conveyor.cancel(add.id);
+  });
+
+  it("autoscales with --concurrency min-max and says so in the started document", async () => {
+    const stop = new AbortController();
+    const running = cli(["worker", "--url", STORE, "--concurrency", "1-3", "--json"], {
+      signal: stop.signal,
+    });
+    const add = await store.conveyor.enqueue("demo.add", { a: 2, b: 2 });
+    expect(await add.result({ timeoutMs: 5_000 })).toBe(4);
+    stop.abort();
+    const run = await running;
+    expect(run.code).toBe(0);
+    const started = JSON.parse(run.stdout.trim().split("\n")[0]!);
+    expect(started).toMatchObject({ event: "started", concurrency: 1, autoscale: { min: 1, max: 3 } });
+  });
+
+  it("exits 2 for a concurrency range with min above max", async () => {
+    const run = await cli(["worker", "--concurrency", "4-2"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("must be a range min-max with 0 <= min <= max");
   });
 
   it("exits 2 for a concurrency that is not a positive whole number", async () => {

@@ -251,7 +251,9 @@ async function workers(ctx: CommandContext): Promise<number> {
           worker.host,
           String(worker.pid),
           worker.queues.join(","),
-          String(worker.concurrency),
+          worker.autoscale
+            ? `${worker.concurrency} (${worker.autoscale.min}-${worker.autoscale.max})`
+            : String(worker.concurrency),
           String(worker.active),
           `${formatDuration(now - worker.lastHeartbeatAt)} ago`,
           formatDuration(now - worker.startedAt),
