@@ -46,10 +46,21 @@ afterAll(async () => {
 describe("conveyor worker --max-jobs-per-process", () => {
   it("replaces the worker process after N jobs; every job completes exactly once; SIGTERM drains and stops", async () => {
     const env: NodeJS.ProcessEnv = {};
-    for (const [key, value] of Object.entries(process.env)) if (!key.startsWith("CONVEYOR_")) env[key] = value;
+    for (const [key, value] of Object.entries(process.env))
+      if (!key.startsWith("CONVEYOR_")) env[key] = value;
     const child = spawn(
       process.execPath,
-      [BIN, "worker", "--url", `disk://${folder}`, "--concurrency", "2", "--max-jobs-per-process", "3", "--json"],
+      [
+        BIN,
+        "worker",
+        "--url",
+        `disk://${folder}`,
+        "--concurrency",
+        "2",
+        "--max-jobs-per-process",
+        "3",
+        "--json",
+      ],
       { cwd: FIXTURE, env, stdio: ["ignore", "pipe", "pipe"] },
     );
     supervisor = child;
@@ -66,9 +77,7 @@ describe("conveyor worker --max-jobs-per-process", () => {
     for (const job of jobs) await job.result({ timeoutMs: 60_000 });
     const records = await Promise.all(jobs.map((job) => job.get()));
     // Exactly once: each job completed on its first and only claim.
-    expect(records.map((record) => [record.state, record.attempt])).toEqual(
-      jobs.map(() => ["completed", 1]),
-    );
+    expect(records.map((record) => [record.state, record.attempt])).toEqual(jobs.map(() => ["completed", 1]));
 
     // Wait for the process that follows the last recycle to report itself, then stop the supervisor.
     const events = () =>
@@ -79,7 +88,9 @@ describe("conveyor worker --max-jobs-per-process", () => {
         .map((line) => JSON.parse(line) as { event: string; pid?: number; processed?: number });
     for (let i = 0; i < 1_000; i++) {
       const list = events();
-      if (list.filter((e) => e.event === "started").length > list.filter((e) => e.event === "recycled").length)
+      if (
+        list.filter((e) => e.event === "started").length > list.filter((e) => e.event === "recycled").length
+      )
         break;
       await sleep(10);
     }
