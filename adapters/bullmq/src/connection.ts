@@ -28,9 +28,9 @@ export function clientOptions(target: BullmqTarget, role: Role, connectTimeoutMs
     retryStrategy: backoffMs,
     // BullMQ refuses a blocking client that gives up on a command; the command role bounds its calls.
     maxRetriesPerRequest: role === "command" ? 3 : null,
-    // A worker issues BullMQ's commands and the adapter's own for many jobs in the same tick: one
-    // socket write for all of them instead of one each (writes were a fifth of a busy worker's CPU).
-    enableAutoPipelining: role === "worker",
+    // No auto-pipelining: ioredis sends one auto-pipeline per connection at a time and queues the
+    // next until it is answered, so every job's commands waited behind the previous batch (and
+    // the blocking duplicates BullMQ makes inherit it): p50 latency 16 ms against BullMQ's 2 ms.
     ...(target.username ? { username: target.username } : {}),
     ...(target.password ? { password: target.password } : {}),
     ...(target.tls ? { tls: {} } : {}),

@@ -303,8 +303,7 @@ export class BullmqConsumer implements Consumer {
       }
       case "failed":
       case "cancelled": {
-        // Plain commands, not a MULTI: the worker connection auto-pipelines, and only commands
-        // that go through that queue keep their order with BullMQ's (see send).
+        // Plain commands, not a MULTI: they go out in order with BullMQ's on the same connection (see send).
         this.send(redis.hset(key, FIELD.kind, outcome.type));
         if (outcome.error !== undefined) this.send(redis.hset(key, FIELD.error, json(outcome.error)));
         if (outcome.expiresAt !== undefined) {
