@@ -6,6 +6,13 @@ import type { RedisClient } from "redis";
 export interface BeeInternals {
   /** Raises due delayed jobs and re-arms Bee-Queue's own timer (`activateDelayedJobs`). */
   _activateDelayed(): void;
+  /** Takes the next job: BRPOPLPUSH waiting → active on `bclient`, then reads its data. */
+  _waitForJob(): Promise<BeeQueue.Job<unknown> | null>;
+  readonly bclient: RedisClient;
+  readonly paused: boolean;
+  readonly settings: { initialRedisFailureRetryDelay: number };
+  _redisFailureRetryDelay: number;
+  toKey(name: string): string;
 }
 
 /** A Bee-Queue queue as the adapter uses it. */
@@ -65,6 +72,56 @@ interface BeeLua {
 }
 
 let lua: BeeLua | undefined;
+
+interface BeeModules {
+  Job: { fromData(queue: Bee, id: string, data: string): BeeQueue.Job<unknown> };
+  isAbortError(error: unknown): boolean;
+}
+let modules: BeeModules | undefined;
+
+/** Bee-Queue's `Job.fromData` and `isAbortError`, which its typed API does not export. */
+function beeModules(): BeeModules {
+  if (modules) return modules;
+  const require = createRequire(import.meta.url);
+  modules = {
+    Job: require("bee-queue/lib/job.js") as BeeModules["Job"],
+    isAbortError: (require("bee-queue/lib/redis.js") as { isAbortError(error: unknown): boolean })
+      .isAbortError,
+  };
+  return modules;
+}
+
+/**
+ * Makes `bee` take each job with `fetch` instead of Bee-Queue's own read of the job data, so the
+ * worker can read and claim in one round trip: BRPOPLPUSH as Bee-Queue does it, then `fetch(id)`
+ * answers the job's Bee-Queue JSON (or `undefined` when it is gone). A failed BRPOPLPUSH is
+ * retried as Bee-Queue retries it (an error event, then a doubling delay).
+ */
+export function takeJobsWith(bee: Bee, fetch: (id: string) => Promise<string | undefined>): void {
+  const { Job, isAbortError } = beeModules();
+  const take = (): Promise<BeeQueue.Job<unknown> | null> =>
+    new Promise<string | null>((resolve, reject) => {
+      bee.bclient.brpoplpush(bee.toKey("waiting"), bee.toKey("active"), 0, (error, id) =>
+        error ? reject(error) : resolve(id),
+      );
+    }).then(
+      async (id) => {
+        if (id === null) return null;
+        const data = await fetch(id);
+        return data === undefined ? null : Job.fromData(bee, id, data);
+      },
+      async (error: unknown) => {
+        if (isAbortError(error) && bee.paused) return null;
+        bee.emit("error", error);
+        bee._redisFailureRetryDelay = bee._redisFailureRetryDelay
+          ? bee._redisFailureRetryDelay * 2
+          : bee.settings.initialRedisFailureRetryDelay;
+        await new Promise((resolve) => setTimeout(resolve, bee._redisFailureRetryDelay));
+        return take();
+      },
+    );
+  bee._waitForJob = take;
+}
 
 /**
  * Loads Bee-Queue's own Lua scripts into Redis again. Bee-Queue loads them once when a queue

@@ -14,7 +14,7 @@ import {
 } from "@conveyor/core";
 import type BeeQueue from "bee-queue";
 import type { RedisClient } from "redis";
-import { type Bee, CONVEYOR_BACKOFF, createWorkerBee } from "./bee.js";
+import { type Bee, CONVEYOR_BACKOFF, createWorkerBee, takeJobsWith } from "./bee.js";
 import { backoffMs } from "./connection.js";
 import { toRecord } from "./record.js";
 import { runScript, type ScriptName } from "./scripts.js";
@@ -161,6 +161,8 @@ export class BeeConsumer implements Consumer {
   private readonly writes = new Set<Promise<unknown>>();
   /** Counts Bee-Queue's deliveries to this consumer: the claim token. */
   private deliveries = 0;
+  /** Claims made as Bee-Queue took the job (see take), by job id, until its handler runs. */
+  private readonly taken = new Map<string, string[] | string>();
 
   constructor(
     private readonly ctx: ConsumerContext,
@@ -196,6 +198,9 @@ export class BeeConsumer implements Consumer {
       stallIntervalMs: this.settings.leaseMs,
       delayedWindowMs: this.settings.checkIntervalMs,
     });
+    // One queue: the claim is the read of the job (one round trip, not two). With several, a job
+    // may wait for a slot after Bee-Queue took it, and must not be active meanwhile.
+    if (this.settings.queues.length === 1) takeJobsWith(bee, (id) => this.take(bee, queue, id));
     bee.on("error", (error: unknown) => this.report(error));
     bee.on("stalled", (id: string) => {
       this.script("stalled-0", [queue, id]).catch((error: unknown) => this.report(error));
@@ -249,6 +254,35 @@ export class BeeConsumer implements Consumer {
     }
   }
 
+  /**
+   * Bee-Queue took job `id` off the waiting list: claims it and reads its Bee-Queue data in one
+   * script call. The claim waits in `taken` for the handler (runClaimed); one Bee-Queue drops
+   * because it is closing goes back at once.
+   */
+  private async take(bee: Bee, queue: string, id: string): Promise<string | undefined> {
+    const [data, reply] = await this.script<[string, string[] | string]>("claim-0", [
+      id,
+      this.settings.workerId,
+      ++this.deliveries,
+      queue,
+    ]);
+    if (data === "") return undefined;
+    this.taken.set(id, reply);
+    if (bee.paused) await this.giveBack(id);
+    return data;
+  }
+
+  /** Hands back a claim made by take whose handler will not run (the job was never started). */
+  private async giveBack(id: string): Promise<void> {
+    const reply = this.taken.get(id);
+    if (reply === undefined) return;
+    this.taken.delete(id);
+    if (typeof reply === "string") return;
+    await this.script("release-0", [this.settings.workerId, id, String(toRecord(reply).attempt)]).catch(
+      (error: unknown) => this.report(error),
+    );
+  }
+
   /** Called for a cancel notice: aborts the job if this consumer runs it. */
   cancelled(id: string): void {
     this.held.get(id)?.abort(new JobCancelledError(id));
@@ -281,7 +315,10 @@ export class BeeConsumer implements Consumer {
   private async run(job: BeeQueue.Job<unknown>): Promise<unknown> {
     if (this.running >= this.settings.concurrency) await this.slot();
     // Claimed by Bee-Queue while closing: straight back to its waiting list.
-    if (this.closing) beeRequeue(job, 0);
+    if (this.closing) {
+      await this.giveBack(job.id);
+      beeRequeue(job, 0);
+    }
     this.running++;
     try {
       return await this.runClaimed(job);
@@ -292,12 +329,15 @@ export class BeeConsumer implements Consumer {
 
   private async runClaimed(job: BeeQueue.Job<unknown>): Promise<unknown> {
     const { workerId } = this.settings;
-    let reply: string[] | string;
-    try {
-      reply = await this.persist<string[] | string>("claim-0", [job.id, workerId, ++this.deliveries]);
-    } catch {
-      // Closing while Redis is away: the job never started here.
-      return beeRequeue(job, 0);
+    let reply = this.taken.get(job.id);
+    if (reply !== undefined) this.taken.delete(job.id);
+    else {
+      try {
+        reply = await this.persist<string[] | string>("claim-0", [job.id, workerId, ++this.deliveries]);
+      } catch {
+        // Closing while Redis is away: the job never started here.
+        return beeRequeue(job, 0);
+      }
     }
     if (typeof reply === "string") {
       // 'skip': finished or cancelled while it waited; 'gone': removed, expired, or not a Conveyor job.
@@ -442,8 +482,9 @@ export class BeeConsumer implements Consumer {
           bee.close(CLOSE_TIMEOUT_MS).catch((error: unknown) => this.report(error)),
         ),
       );
-      // Outcomes still being written (see abandonLater).
-      await Promise.allSettled([...this.writes]);
+      // Outcomes still being written (see abandonLater), and claims of jobs Bee-Queue dropped
+      // while closing.
+      await Promise.allSettled([...this.writes, ...[...this.taken.keys()].map((id) => this.giveBack(id))]);
       clearTimeout(this.abandonTimer);
       this.ctx.onClosed(this);
     })();
