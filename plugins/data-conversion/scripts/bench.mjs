@@ -2,7 +2,7 @@
 // dataConversion.convert against bare DuckDB, side by side (needs a build of the plugin first):
 //
 //   node plugins/data-conversion/scripts/bench.mjs [--rows 1000000] [--rounds 5]
-//        [--memory-limit 128MB] [--threads N] [--input orders.csv] [--no-rss]
+//        [--memory-limit 128MB] [--threads N] [--input orders.csv] [--no-rss] [--rss-runs 1]
 //
 // Generates <rows> orders (samples/generate.mjs) in a temp folder under the OS temp dir (or uses
 // --input), then:
@@ -15,12 +15,14 @@
 //     and in CPU time (user + system of the whole process, DuckDB's threads included — less
 //     sensitive to other load on the machine than wall time).
 //  2. peak RSS: each side and direction once more in a fresh child process (so one side's heap
-//     never counts for the other), its peak resident set size as the kernel reports it.
+//     never counts for the other), its peak resident set size as the kernel reports it; with
+//     --rss-runs N, N fresh processes each and the highest peak.
 // The machine is shared and noisy: compare the ratios, not the absolute numbers between runs.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { createReadStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { createConveyor } from "@conveyor/core";
 import { createMemoryCache, createMemoryQueue, createMemoryRateLimiter } from "@conveyor/memory";
@@ -35,6 +37,7 @@ const { values: args } = parseArgs({
     threads: { type: "string" },
     input: { type: "string" },
     "no-rss": { type: "boolean", default: false },
+    "rss-runs": { type: "string", default: "1" },
     // Internal: run one conversion in a child process and print its numbers as JSON.
     child: { type: "string" },
     direction: { type: "string" },
@@ -112,6 +115,30 @@ async function bare(instance, direction, input, output) {
   }
 }
 
+/**
+ * Throws unless the task's outputs keep the input's row order: samples/generate.mjs numbers
+ * its orders 1,000,000,000,001, …, so row n (from 0) must have order_id 1,000,000,000,001 + n.
+ */
+async function checkOrder(instance, files) {
+  const first = 1_000_000_000_001;
+  const connection = await instance.connect();
+  try {
+    const sql = `SELECT count(*) AS n FROM read_parquet('${files["csv→parquet"]}', file_row_number = true) WHERE order_id <> ${first} + file_row_number`;
+    const misplaced = Number((await connection.runAndReadAll(sql)).getRowObjects()[0].n);
+    if (misplaced) throw new Error(`${misplaced} rows of the task's Parquet output are out of order`);
+  } finally {
+    connection.closeSync();
+  }
+  let line = -1;
+  for await (const text of createInterface({ input: createReadStream(files["parquet→csv"]) })) {
+    if (line >= 0 && Number(text.slice(0, text.indexOf(","))) !== first + line) {
+      throw new Error(`line ${line + 2} of the task's CSV output is out of order: ${text}`);
+    }
+    line++;
+  }
+  console.log(`row order kept in both of the task's outputs (${line.toLocaleString("en-US")} rows checked)`);
+}
+
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
 if (args.child) {
@@ -163,7 +190,10 @@ const conveyor = await platform(root);
 const instance = await bareInstance();
 // Per direction: seconds of each side and the per-round ratios bare / task.
 const samples = Object.fromEntries(
-  Object.keys(DIRECTIONS).map((direction) => [direction, { task: [], bare: [], wall: [], cpu: [] }]),
+  Object.keys(DIRECTIONS).map((direction) => [
+    direction,
+    { task: [], bare: [], wall: [], cpu: [], taskCpu: [] },
+  ]),
 );
 let rowCount = 0;
 let updates = 0;
@@ -195,11 +225,13 @@ try {
       }
       samples[direction].wall.push(took.bare / took.task);
       samples[direction].cpu.push(cpu.bare / cpu.task);
+      samples[direction].taskCpu.push(cpu.task);
       console.log(
         `round ${round + 1} ${direction}: task ${took.task.toFixed(2)} s (CPU ${cpu.task.toFixed(2)} s), bare ${took.bare.toFixed(2)} s (CPU ${cpu.bare.toFixed(2)} s)`,
       );
     }
   }
+  await checkOrder(instance, outputs.task);
 } finally {
   await conveyor.close();
   instance.closeSync();
@@ -210,13 +242,15 @@ if (!args["no-rss"]) {
   for (const direction of Object.keys(DIRECTIONS)) {
     for (const side of ["task", "bare"]) {
       const childArgs = ["--child", side, "--direction", direction, "--input", csv];
-      childArgs.push("--parquet", inputs["parquet→csv"]);
-      childArgs.push("--memory-limit", memoryLimit);
+      childArgs.push("--parquet", inputs["parquet→csv"], "--memory-limit", memoryLimit);
       if (threads !== undefined) childArgs.push("--threads", String(threads));
-      const output = execFileSync(process.execPath, [import.meta.filename, ...childArgs], {
-        encoding: "utf8",
-      });
-      rss[side][direction] = JSON.parse(output.trim().split("\n").at(-1)).peakRssBytes;
+      for (let run = 0; run < Number(args["rss-runs"]); run++) {
+        const output = execFileSync(process.execPath, [import.meta.filename, ...childArgs], {
+          encoding: "utf8",
+        });
+        const { peakRssBytes } = JSON.parse(output.trim().split("\n").at(-1));
+        rss[side][direction] = Math.max(rss[side][direction] ?? 0, peakRssBytes);
+      }
     }
   }
 }
@@ -225,18 +259,18 @@ console.log(
   `\n${rowCount.toLocaleString("en-US")} rows, medians of ${rounds} rounds; the task reported progress up to ${updates} times a job\n`,
 );
 console.log(
-  "| direction | task rows/s | bare DuckDB rows/s | task / bare, wall | task / bare, CPU | task peak RSS | bare peak RSS |",
+  "| direction | task rows/s | bare DuckDB rows/s | speed task ÷ bare, wall | speed task ÷ bare, CPU | task rows per CPU-second | task peak RSS | bare peak RSS |",
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const direction of Object.keys(DIRECTIONS)) {
-  const { task: taskSeconds, bare: bareSeconds, wall, cpu } = samples[direction];
+  const { task: taskSeconds, bare: bareSeconds, wall, cpu, taskCpu } = samples[direction];
   const task = rowCount / median(taskSeconds);
   const plain = rowCount / median(bareSeconds);
   const ratio = median(wall);
   const cpuRatio = median(cpu);
   const peaks = rss.task[direction] ? [mb(rss.task[direction]), mb(rss.bare[direction])] : ["–", "–"];
   console.log(
-    `| ${direction} | ${rate(task)} | ${rate(plain)} | ${ratio.toFixed(2)} | ${cpuRatio.toFixed(2)} | ${peaks.join(" | ")} |`,
+    `| ${direction} | ${rate(task)} | ${rate(plain)} | ${ratio.toFixed(2)} | ${cpuRatio.toFixed(2)} | ${rate(rowCount / median(taskCpu))} | ${peaks.join(" | ")} |`,
   );
 }
 for (const side of Object.values(outputs))
