@@ -14,7 +14,7 @@ import {
 } from "@conveyor/core";
 import type { Cluster, Redis } from "ioredis";
 import { backoffMs } from "../connection.js";
-import { toRecord } from "./record.js";
+import { type ClaimedFields, claimedRecord } from "./record.js";
 import type { QueueCommands } from "./scripts.js";
 
 /** What a consumer needs from its adapter. */
@@ -297,7 +297,7 @@ export class RedisConsumer implements Consumer {
     // Only with a backlog: a worker woken for one job would make a second call for nothing.
     if (free > count && this.backlog) this.claimSoon();
     const { redis, base, maxEvents } = this.ctx;
-    let reply: [string[][], number, number[]];
+    let reply: [ClaimedFields[], number, number[]];
     const now = Date.now();
     const maintain =
       this.maintainNext ||
@@ -350,11 +350,11 @@ export class RedisConsumer implements Consumer {
     this.backlog = count > 0 && claimed.length === count;
     if (this.releasing && claimed.length > 0) {
       // Claimed while closing without draining: straight back to waiting.
-      await this.release(claimed.map((flat) => new Claim(toRecord(flat), this)));
+      await this.release(claimed.map((fields) => new Claim(claimedRecord(fields, now, this.workerId), this)));
       return;
     }
-    for (const flat of claimed) {
-      const claim = new Claim(toRecord(flat), this);
+    for (const fields of claimed) {
+      const claim = new Claim(claimedRecord(fields, now, this.workerId), this);
       this.held.set(claim.record.id, claim);
       this.run(claim);
     }

@@ -325,7 +325,15 @@ export const createRedisQueue = ((options: RedisQueueOptions = {}): QueueAdapter
       if (limit === 0 || query.states?.length === 0) return [];
       const states = query.states ?? [""];
       const found = await call(() =>
-        redis.conveyorQueueList(`${base}queues`, base, Date.now(), query.queue ?? "", offset, limit, ...states),
+        redis.conveyorQueueList(
+          `${base}queues`,
+          base,
+          Date.now(),
+          query.queue ?? "",
+          offset,
+          limit,
+          ...states,
+        ),
       );
       return found.map((flat) => compact(toRecord(flat)));
     },

@@ -1,8 +1,41 @@
 import type { JobEvent, JobEventType, JobRecord, JobState } from "@conveyor/core";
 
-const parse = (text: string | undefined): unknown =>
-  text === undefined || text === "" ? undefined : JSON.parse(text);
-const num = (text: string | undefined): number | undefined => (text === undefined ? undefined : Number(text));
+const parse = (text: string | null | undefined): unknown =>
+  text === undefined || text === null || text === "" ? undefined : JSON.parse(text);
+const num = (text: string | number | null | undefined): number | undefined =>
+  text === undefined || text === null ? undefined : Number(text);
+
+/** One claimed job as claim-2.lua answers it: its CLAIM_FIELDS values in order, then id and queue. */
+export type ClaimedFields = readonly (string | number | null)[];
+
+/**
+ * A claimed job's record from claim-2.lua's answer (fields in the order of its CLAIM_FIELDS), with
+ * what the claim set: state `active`, `startedAt` (the script's `now`) and `workerId`.
+ */
+export function claimedRecord(v: ClaimedFields, startedAt: number, workerId: string): JobRecord {
+  return {
+    id: v[15] as string,
+    queue: v[16] as string,
+    task: v[1] as string,
+    input: parse(v[2] as string | null),
+    state: "active",
+    priority: Number(v[3]),
+    attempt: Number(v[0]),
+    maxAttempts: Number(v[4]),
+    backoff: parse(v[5] as string | null) as JobRecord["backoff"],
+    timeoutMs: num(v[6]),
+    createdAt: Number(v[7]),
+    runAt: Number(v[8]),
+    startedAt,
+    finishedAt: num(v[9]),
+    progress: parse(v[10] as string | null) as JobRecord["progress"],
+    result: parse(v[11] as string | null),
+    error: parse(v[12] as string | null) as JobRecord["error"],
+    expiresAt: num(v[13]),
+    workerId,
+    meta: parse(v[14] as string | null) as JobRecord["meta"],
+  };
+}
 
 /** A job from its hash (HGETALL as a flat list), every field present as in the core's records. */
 export function toRecord(flat: readonly string[]): JobRecord {

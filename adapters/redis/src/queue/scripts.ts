@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import type { Cluster, Redis } from "ioredis";
+import type { ClaimedFields } from "./record.js";
 
 /** The queue's Lua scripts as ioredis commands; each runs by SHA and is reloaded after NOSCRIPT. */
 export interface QueueCommands {
   conveyorQueueAdd(...args: (string | number)[]): Promise<(1 | string[])[]>;
-  conveyorQueueClaim(...args: (string | number)[]): Promise<[string[][], number, number[]]>;
+  conveyorQueueClaim(...args: (string | number)[]): Promise<[ClaimedFields[], number, number[]]>;
   conveyorQueueProgress(...args: (string | number)[]): Promise<number>;
   conveyorQueueExtend(...args: (string | number)[]): Promise<[string[], string[]]>;
   conveyorQueueRelease(...args: (string | number)[]): Promise<number>;

@@ -19,7 +19,7 @@
            payload JSON (result or error) or '', time (runAt for retry/postpone, else expiresAt or '')
   then     the queue names to claim from, in order
 
-  Returns  { claimed jobs (HGETALL each), next due time of a delayed job (-1: none, -2: not
+  Returns  { claimed jobs (each its CLAIM_FIELDS, then id and queue), next due time of a delayed job (-1: none, -2: not
              looked at, maintain was '0'),
              per outcome 1 when persisted or 0 when the claim was lost }
 ]]
@@ -87,46 +87,24 @@ for _, queue in ipairs(maintain and queues or {}) do
 end
 
 local claimed = {}
--- Reads the job once and answers that read with the claim's changes patched in, rather than
--- reading it again after the write. The stale `wm` field stays: only a waiting job uses it.
+-- What the handler sees of a claimed job besides what the claim sets itself (state, startedAt,
+-- workerId): one HMGET in a fixed order (record.ts CLAIM_FIELDS reads it back), then its id and
+-- queue, with the new attempt patched in rather than read again after the write.
+local CLAIM_FIELDS = { 'attempt', 'task', 'input', 'priority', 'maxAttempts', 'backoff', 'timeoutMs',
+  'createdAt', 'runAt', 'finishedAt', 'progress', 'result', 'error', 'expiresAt', 'meta' }
 local function take(queue, member)
   local id = string.sub(member, 28)
   local key = jkey(base, id)
-  local flat = redis.call('HGETALL', key)
-  if #flat == 0 then return end
-  local attempt, started, worker = nil, false, false
-  for k = 1, #flat, 2 do
-    local field = flat[k]
-    if field == 'attempt' then
-      attempt = tonumber(flat[k + 1]) + 1
-      flat[k + 1] = tostring(attempt)
-    elseif field == 'state' then
-      flat[k + 1] = 'active'
-    elseif field == 'startedAt' then
-      flat[k + 1] = ARGV[2]
-      started = true
-    elseif field == 'workerId' then
-      flat[k + 1] = workerId
-      worker = true
-    end
-  end
-  if attempt == nil then
-    attempt = 1
-    flat[#flat + 1] = 'attempt'
-    flat[#flat + 1] = '1'
-  end
-  if not started then
-    flat[#flat + 1] = 'startedAt'
-    flat[#flat + 1] = ARGV[2]
-  end
-  if not worker then
-    flat[#flat + 1] = 'workerId'
-    flat[#flat + 1] = workerId
-  end
+  local job = redis.call('HMGET', key, unpack(CLAIM_FIELDS))
+  if not job[2] then return end
+  local attempt = (tonumber(job[1]) or 0) + 1
+  job[1] = attempt
+  job[#CLAIM_FIELDS + 1] = id
+  job[#CLAIM_FIELDS + 2] = queue
   redis.call('HSET', key, 'attempt', attempt, 'state', 'active', 'startedAt', ARGV[2], 'workerId', workerId)
   redis.call('ZADD', qkey(base, queue, 'a'), deadline, id)
   emit(base, maxlen, 'active', id, queue, now, attempt, nil)
-  claimed[#claimed + 1] = flat
+  claimed[#claimed + 1] = job
 end
 
 if count > 0 and #queues == 1 then
