@@ -128,6 +128,18 @@ for (const [type, tasks] of [
       await worker.close();
     });
 
+    it("refuses ctx.conveyor inside the sandbox with a ConfigError that says where to enqueue instead", async () => {
+      const worker = conveyor.worker({ concurrency: 1 });
+      const job = await conveyor.enqueue(task("platform"), {});
+      const record = await waitForEnd(conveyor, job.id);
+      expect(record).toMatchObject({ state: "failed" });
+      expect(record.error).toMatchObject({ name: "ConfigError" });
+      expect(record.error?.message).toMatch(
+        /ctx\.conveyor inside its sandbox.*Enqueue child jobs from a task without a sandbox/,
+      );
+      await worker.close();
+    });
+
     it("fails a job whose module cannot be imported with a ConfigError, never retried", async () => {
       const worker = conveyor.worker({ concurrency: 1 });
       const job = await conveyor.enqueue(task("missing"), {});

@@ -53,11 +53,7 @@ async function main() {
   // env: false keeps the example on the embedded default even when CONVEYOR_URL is set.
   const config = await loadConfig({ cwd: here });
   const conveyor = await createConveyor({ ...config, url: "memory://", env: false, logger: false });
-  const plugin = /** @type {import("@conveyor/plugin-stt").SttPlugin | undefined} */ (
-    config.plugins?.find((p) => p.name === "stt")
-  );
   // Long audio goes to stt.transcribeChunk child jobs that any worker of this platform can take.
-  plugin?.attach(conveyor);
   try {
     const worker = conveyor.worker();
     if (!process.argv[2]) {

@@ -49,7 +49,7 @@ function recorder(): { logger: Logger; loads: () => number } {
   };
 }
 
-/** One "process": a platform on the shared disk store, the stt plugin attached to it. */
+/** One "process": a platform on the shared disk store with the stt plugin. */
 async function processOn(store: string, root: string, logger: Logger): Promise<Conveyor> {
   const plugin = stt({ roots: [root] });
   const conveyor = await createConveyor({
@@ -60,7 +60,6 @@ async function processOn(store: string, root: string, logger: Logger): Promise<C
     logger,
     plugins: [plugin],
   });
-  plugin.attach(conveyor);
   closers.push(() => conveyor.close());
   return conveyor;
 }

@@ -410,6 +410,7 @@ export async function createConveyor(config: ConveyorConfig = {}): Promise<Conve
         failedTtlMs: settings.failedTtlMs,
         tracing,
         sandboxes,
+        conveyor,
       });
       let stopHeartbeat: (() => Promise<void>) | undefined;
       let stopControl: (() => void) | undefined;

@@ -154,6 +154,11 @@ export function startSandboxChild(): void {
         cache,
         rateLimiter,
         log: logger(id),
+        get conveyor(): never {
+          throw new ConfigError(
+            `task "${name}" read ctx.conveyor inside its sandbox, where there is no platform. Enqueue child jobs from a task without a sandbox, or return what the next job needs and enqueue it from there.`,
+          );
+        },
       };
       const value = await task.run(input, context);
       try {

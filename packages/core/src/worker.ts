@@ -6,6 +6,7 @@ import type { Progress } from "./contracts/job.js";
 import type { ActiveJob, JobHandler, Outcome, QueueAdapter } from "./contracts/queue.js";
 import type { RateLimiter } from "./contracts/rate-limiter.js";
 import type { Logger, Resource, Task, TaskContext } from "./contracts/task.js";
+import type { Conveyor } from "./conveyor.js";
 import {
   ConfigError,
   isConveyorError,
@@ -117,6 +118,8 @@ export interface HandlerContext {
   failedTtlMs: number | undefined;
   /** Run each job in an OpenTelemetry span when an SDK is registered. @defaultValue false */
   tracing?: boolean;
+  /** The platform handed to tasks as `ctx.conveyor`; reading it without one throws a `ConfigError`. */
+  conveyor?: Conveyor;
   /**
    * Where tasks with a `sandbox` run; the worker closes it. @defaultValue a pool made on first
    * use, whose idle sandboxes do not keep the process alive
@@ -348,6 +351,14 @@ class JobContext implements TaskContext {
   }
   get rateLimiter(): RateLimiter {
     return this.context.rateLimiter;
+  }
+  get conveyor(): Conveyor {
+    if (this.context.conveyor === undefined) {
+      throw new ConfigError(
+        `task "${this.task.name}" read ctx.conveyor, but its handler was made without a platform. Run it through createConveyor(…).worker(), or pass conveyor to createJobHandler.`,
+      );
+    }
+    return this.context.conveyor;
   }
   get signal(): AbortSignal {
     this.combined ??= this.limits ? AbortSignal.any([this.job.signal, this.limits]) : this.job.signal;

@@ -91,7 +91,6 @@ async function platform(decoders, concurrency) {
     logger: false,
     plugins: [plugin],
   });
-  plugin.attach(conveyor);
   const worker = conveyor.worker({ concurrency });
   const close = async () => {
     await worker.close();

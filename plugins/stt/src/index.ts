@@ -17,7 +17,7 @@ export { googleSpeech } from "./google.js";
 export type { HttpEngineOptions } from "./http.js";
 export type { OpenAiTranscriptionOptions } from "./openai.js";
 export { openAiTranscription } from "./openai.js";
-export type { SttOptions, SttPlugin } from "./plugin.js";
+export type { SttOptions } from "./plugin.js";
 export { stt } from "./plugin.js";
 export type { PocketSphinxOptions } from "./pocketsphinx.js";
 export { phrasesToJsgf, pocketsphinx } from "./pocketsphinx.js";

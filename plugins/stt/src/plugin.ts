@@ -1,6 +1,6 @@
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ConfigError, type Conveyor, definePlugin, defineResource, type Plugin } from "@conveyor/core";
+import { ConfigError, definePlugin, defineResource, type Plugin } from "@conveyor/core";
 import type { SttEngine, SttEngineFactory } from "./engine.js";
 import { pocketsphinx } from "./pocketsphinx.js";
 import { transcribeTasks } from "./transcribe.js";
@@ -39,28 +39,13 @@ export interface SttOptions {
   workDir?: string;
   /** Chunks transcribed at once inside one job when they do not go to child jobs. @defaultValue 2 */
   concurrency?: number;
-}
-
-/**
- * The speech-to-text plugin, with {@link SttPlugin.attach} to send chunks to child jobs.
- *
- * @example
- * ```ts
- * import { createConveyor } from "@conveyor/core";
- * import { type SttPlugin, stt } from "@conveyor/plugin-stt";
- *
- * const plugin: SttPlugin = stt();
- * const conveyor = await createConveyor({ plugins: [plugin] });
- * plugin.attach(conveyor);
- * ```
- */
-export interface SttPlugin extends Plugin {
   /**
-   * Lets `stt.transcribe` enqueue the chunks of long audio as `stt.transcribeChunk` child jobs on
-   * this platform, so every worker can take a share. Without it (the core's task context cannot
-   * enqueue), each job transcribes its chunks itself, `concurrency` at a time.
+   * Send the chunks of long audio to `stt.transcribeChunk` child jobs (through `ctx.conveyor`, on
+   * the parent's queue), so every free worker slot helps; `false` transcribes them inside the
+   * job, `concurrency` at a time.
+   * @defaultValue true
    */
-  attach(conveyor: Conveyor): void;
+  childJobs?: boolean;
 }
 
 /**
@@ -77,7 +62,6 @@ export interface SttPlugin extends Plugin {
  *
  * const plugin = stt({ engine: pocketsphinx(), roots: ["./audio"] });
  * const conveyor = await createConveyor({ plugins: [plugin], logger: false });
- * plugin.attach(conveyor);
  * const worker = conveyor.worker({ concurrency: 2 });
  * const job = await conveyor.enqueue<TranscribeResult>("stt.transcribe", { audio: "talk.wav", output: "talk.srt" });
  * console.log((await job.result()).text);
@@ -85,7 +69,7 @@ export interface SttPlugin extends Plugin {
  * await conveyor.close();
  * ```
  */
-export function stt(options: SttOptions = {}): SttPlugin {
+export function stt(options: SttOptions = {}): Plugin {
   const engine = options.engine ?? pocketsphinx();
   if (!/^[a-z0-9-]+$/.test(engine.name)) {
     throw new ConfigError(
@@ -101,7 +85,6 @@ export function stt(options: SttOptions = {}): SttPlugin {
     load: (context) => engine.load(context),
     dispose: (loaded) => loaded.close?.(),
   });
-  let platform: Conveyor | undefined;
   const tasks = transcribeTasks({
     engine,
     resource,
@@ -110,13 +93,7 @@ export function stt(options: SttOptions = {}): SttPlugin {
     maxInputBytes: options.maxInputBytes,
     urlHosts: options.urlHosts,
     concurrency,
-    platform: () => platform,
+    childJobs: options.childJobs ?? true,
   });
-  const plugin = definePlugin({ name: "stt", tasks, resources: [resource] });
-  return Object.freeze({
-    ...plugin,
-    attach(conveyor: Conveyor) {
-      platform = conveyor;
-    },
-  });
+  return definePlugin({ name: "stt", tasks, resources: [resource] });
 }

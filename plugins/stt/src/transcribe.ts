@@ -123,8 +123,8 @@ export interface TranscribeTaskOptions {
   urlHosts?: readonly string[] | undefined;
   /** Chunks transcribed at once inside one job when chunks do not go to child jobs. */
   concurrency: number;
-  /** The platform child jobs go through, once attached; undefined transcribes every chunk in the job. */
-  platform: () => Conveyor | undefined;
+  /** Chunks go to child jobs through `ctx.conveyor`; `false` transcribes every chunk in the job. */
+  childJobs: boolean;
 }
 
 /** A BCP-47 tag in its canonical case (`en-us` → `en-US`); other strings as they are. */
@@ -305,7 +305,7 @@ async function runChildJobs(
  *
  * `stt.transcribe` decodes the audio (sox, or ffmpeg when present) to 16-bit mono PCM at the
  * engine's rate, splits it into chunks of at most `maxChunkMs` on pauses, transcribes the chunks
- * (as child jobs once the plugin is attached to a platform, else in the job) and stitches the
+ * (as child jobs on the worker's platform unless `childJobs` is false, else in the job) and stitches the
  * segments in order. Progress is in ms of audio transcribed.
  *
  * @example
@@ -316,7 +316,7 @@ async function runChildJobs(
  * const engine = pocketsphinx();
  * const resource = defineResource({ name: "stt.engine.pocketsphinx", load: (ctx) => engine.load(ctx) });
  * const [transcribe, chunk] = transcribeTasks({
- *   engine, resource, roots: ["/srv/audio"], workDir: "/tmp/conveyor-stt", maxInputBytes: undefined, urlHosts: undefined, concurrency: 2, platform: () => undefined,
+ *   engine, resource, roots: ["/srv/audio"], workDir: "/tmp/conveyor-stt", maxInputBytes: undefined, urlHosts: undefined, concurrency: 2, childJobs: true,
  * });
  * ```
  */
@@ -394,11 +394,10 @@ export function transcribeTasks(
         const request = { language: input.language, phrases: input.phrases, signal: ctx.signal };
         const local = async (index: number) =>
           transcribeSpan(await ctx.resource(options.resource), wav, spans[index]!, request);
-        const conveyor = options.platform();
         const results =
-          conveyor && spans.length > 1
+          options.childJobs && spans.length > 1
             ? await runChildJobs(
-                conveyor,
+                ctx.conveyor,
                 spans,
                 {
                   audio: wav.path,

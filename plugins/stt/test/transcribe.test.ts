@@ -107,11 +107,11 @@ describe.skipIf(!ENGINE_PRESENT)("stt.transcribe with PocketSphinx on the memory
     expect(readdirSync(join(tmpdir(), "conveyor-stt")).filter((f) => f.startsWith(job.id))).toEqual([]);
   }, 120_000);
 
-  it("transcribes chunks inside the job when the plugin is not attached to a platform", async () => {
+  it("transcribes chunks inside the job with childJobs: false", async () => {
     const root = tempRoot();
     const files = SENTENCES.slice(0, 3).map((sentence, i) => speak(sentence, join(root, `s${i}.wav`)));
     join_(files, 900, join(root, "talk.wav"));
-    const { conveyor } = await open({ roots: [root] }, { attach: false });
+    const { conveyor } = await open({ roots: [root], childJobs: false });
     const result = await transcribe(conveyor, {
       audio: "talk.wav",
       phrases: [...SENTENCES],

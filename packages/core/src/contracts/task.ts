@@ -1,4 +1,5 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import type { Conveyor } from "../conveyor.js";
 import type { Cache } from "./cache.js";
 import type { BackoffOptions, Progress } from "./job.js";
 import type { RateLimit, RateLimiter } from "./rate-limiter.js";
@@ -63,6 +64,15 @@ export interface TaskContext {
   readonly rateLimiter: RateLimiter;
   /** A logger whose lines carry the job id and task name. */
   readonly log: Logger;
+  /**
+   * The platform this worker runs on, for child jobs: a handler that fans out (chunks of a long
+   * file, one job per row) enqueues them with `ctx.conveyor.enqueueMany(…)` and awaits their
+   * handles; they go to the same backends as the job itself. Child jobs are plain jobs: give them
+   * ids derived from `ctx.jobId` and `ctx.attempt` so a retried parent does not enqueue them twice,
+   * and do not wait for a child in a queue no free worker slot can take. Reading it inside a
+   * sandboxed task throws a `ConfigError` (the sandbox has no platform).
+   */
+  readonly conveyor: Conveyor;
 }
 
 /** Where a task's results are cached, and for how long. */

@@ -2,9 +2,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Conveyor, createConveyor, type Logger, type QueueAdapter } from "@conveyor/core";
+import { type Conveyor, createConveyor, type Logger, type Plugin, type QueueAdapter } from "@conveyor/core";
 import { createMemoryCache, createMemoryQueue, createMemoryRateLimiter } from "@conveyor/memory";
-import { type SttOptions, type SttPlugin, stt } from "../../src/index.js";
+import { type SttOptions, stt } from "../../src/index.js";
 
 /** Sentences of the synthesised test set: every word is in the CMU dictionary. */
 export const SENTENCES = [
@@ -87,11 +87,11 @@ export function recordingLogger(): { logger: Logger; lines: string[] } {
   return { logger: { debug: push, info: push, warn: push, error: push }, lines };
 }
 
-/** The platform on the memory adapter (or the queue given) with the plugin registered and attached. */
+/** The platform on the memory adapter (or the queue given) with the plugin registered. */
 export async function platform(
   options: SttOptions,
-  extra: { logger?: Logger | false; queue?: QueueAdapter; attach?: boolean } = {},
-): Promise<{ conveyor: Conveyor; plugin: SttPlugin }> {
+  extra: { logger?: Logger | false; queue?: QueueAdapter } = {},
+): Promise<{ conveyor: Conveyor; plugin: Plugin }> {
   const plugin = stt(options);
   const conveyor = await createConveyor({
     queue: extra.queue ?? createMemoryQueue(),
@@ -101,7 +101,6 @@ export async function platform(
     logger: extra.logger ?? false,
     plugins: [plugin],
   });
-  if (extra.attach !== false) plugin.attach(conveyor);
   return { conveyor, plugin };
 }
 
