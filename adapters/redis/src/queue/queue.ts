@@ -23,7 +23,7 @@ import { createRedisScheduleStore } from "../schedules/index.js";
 import { parseRedisUrl } from "../url.js";
 import { type ConsumerContext, RedisConsumer } from "./consumer.js";
 import { EventReader } from "./events.js";
-import { toRecord } from "./record.js";
+import { type JobData, toRecord } from "./record.js";
 import { queueCommands } from "./scripts.js";
 
 /**
@@ -114,10 +114,21 @@ function checkNewJob(job: NewJob, index: number): ValidationIssue[] {
   return issues;
 }
 
+/** The six script arguments of one new job (see add-2.lua). */
 function jobArgs(job: NewJob, out: (string | number)[]): void {
-  let input: string;
+  const data: JobData = {
+    id: job.id,
+    task: job.task,
+    input: job.input,
+    maxAttempts: job.maxAttempts,
+    backoff: job.backoff,
+    timeoutMs: job.timeoutMs,
+    createdAt: job.createdAt,
+    meta: job.meta,
+  };
+  let d: string;
   try {
-    input = job.input === undefined ? "" : (JSON.stringify(job.input) ?? "");
+    d = JSON.stringify(data);
   } catch (error) {
     throw new ValidationError(
       `the input of job ${job.id}`,
@@ -128,19 +139,7 @@ function jobArgs(job: NewJob, out: (string | number)[]): void {
       },
     );
   }
-  out.push(
-    job.id,
-    job.queue,
-    job.task,
-    input,
-    job.priority,
-    job.runAt,
-    job.maxAttempts,
-    job.backoff ? JSON.stringify(job.backoff) : "",
-    job.timeoutMs ?? "",
-    job.createdAt,
-    job.meta ? JSON.stringify(job.meta) : "",
-  );
+  out.push(job.id, job.queue, d, job.priority, job.runAt, job.createdAt);
 }
 
 /**

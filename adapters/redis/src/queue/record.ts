@@ -5,54 +5,83 @@ const parse = (text: string | null | undefined): unknown =>
 const num = (text: string | number | null | undefined): number | undefined =>
   text === undefined || text === null ? undefined : Number(text);
 
-/** One claimed job as claim-2.lua answers it: its CLAIM_FIELDS values in order, then id and queue. */
+/**
+ * What never changes of a job, stored as one JSON value (hash field `d`): one field to write, read
+ * and parse instead of eight. The scripts index and update the other fields (queue, priority,
+ * runAt, state, attempt, outcome…).
+ */
+export interface JobData {
+  id: string;
+  task: string;
+  input?: unknown;
+  maxAttempts: number;
+  backoff?: JobRecord["backoff"];
+  timeoutMs?: number;
+  createdAt: number;
+  meta?: JobRecord["meta"];
+}
+
+/** One claimed job as claim-2.lua answers it: its CLAIM_FIELDS values in order, then its queue. */
 export type ClaimedFields = readonly (string | number | null)[];
+
+function withData(
+  d: string,
+  queue: string,
+  rest: Omit<JobRecord, keyof JobData | "queue"> & { attempt: number },
+): JobRecord {
+  const data = JSON.parse(d) as JobData;
+  return {
+    id: data.id,
+    queue,
+    task: data.task,
+    input: data.input,
+    state: rest.state,
+    priority: rest.priority,
+    attempt: rest.attempt,
+    maxAttempts: data.maxAttempts,
+    backoff: data.backoff,
+    timeoutMs: data.timeoutMs,
+    createdAt: data.createdAt,
+    runAt: rest.runAt,
+    startedAt: rest.startedAt,
+    finishedAt: rest.finishedAt,
+    progress: rest.progress,
+    result: rest.result,
+    error: rest.error,
+    expiresAt: rest.expiresAt,
+    workerId: rest.workerId,
+    meta: data.meta,
+  };
+}
 
 /**
  * A claimed job's record from claim-2.lua's answer (fields in the order of its CLAIM_FIELDS), with
  * what the claim set: state `active`, `startedAt` (the script's `now`) and `workerId`.
  */
 export function claimedRecord(v: ClaimedFields, startedAt: number, workerId: string): JobRecord {
-  return {
-    id: v[15] as string,
-    queue: v[16] as string,
-    task: v[1] as string,
-    input: parse(v[2] as string | null),
+  return withData(v[1] as string, v[9] as string, {
     state: "active",
-    priority: Number(v[3]),
+    priority: Number(v[2]),
     attempt: Number(v[0]),
-    maxAttempts: Number(v[4]),
-    backoff: parse(v[5] as string | null) as JobRecord["backoff"],
-    timeoutMs: num(v[6]),
-    createdAt: Number(v[7]),
-    runAt: Number(v[8]),
+    runAt: Number(v[3]),
     startedAt,
-    finishedAt: num(v[9]),
-    progress: parse(v[10] as string | null) as JobRecord["progress"],
-    result: parse(v[11] as string | null),
-    error: parse(v[12] as string | null) as JobRecord["error"],
-    expiresAt: num(v[13]),
+    finishedAt: num(v[4]),
+    progress: parse(v[5] as string | null) as JobRecord["progress"],
+    result: parse(v[6] as string | null),
+    error: parse(v[7] as string | null) as JobRecord["error"],
+    expiresAt: num(v[8]),
     workerId,
-    meta: parse(v[14] as string | null) as JobRecord["meta"],
-  };
+  });
 }
 
 /** A job from its hash (HGETALL as a flat list), every field present as in the core's records. */
 export function toRecord(flat: readonly string[]): JobRecord {
   const f: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-  return {
-    id: f.id!,
-    queue: f.queue!,
-    task: f.task!,
-    input: parse(f.input),
+  return withData(f.d!, f.queue!, {
     state: f.state as JobState,
     priority: Number(f.priority),
     attempt: Number(f.attempt),
-    maxAttempts: Number(f.maxAttempts),
-    backoff: parse(f.backoff) as JobRecord["backoff"],
-    timeoutMs: num(f.timeoutMs),
-    createdAt: Number(f.createdAt),
     runAt: Number(f.runAt),
     startedAt: num(f.startedAt),
     finishedAt: num(f.finishedAt),
@@ -62,8 +91,7 @@ export function toRecord(flat: readonly string[]): JobRecord {
     expiresAt: num(f.expiresAt),
     // Emptied rather than deleted when a job finishes (one Redis call less per job).
     workerId: f.workerId || undefined,
-    meta: parse(f.meta) as JobRecord["meta"],
-  };
+  });
 }
 
 /** A lifecycle event from its stream entry's fields. */

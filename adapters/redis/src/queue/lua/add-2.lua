@@ -6,8 +6,9 @@
   ARGV[1]  base: "{<prefix>}:"
   ARGV[2]  now (epoch ms)
   ARGV[3]  event stream MAXLEN (approximate)
-  ARGV[4…] 11 per job: id, queue, task, input JSON, priority, runAt, maxAttempts,
-           backoff JSON or '', timeoutMs or '', createdAt, meta JSON or ''
+  ARGV[4…] 6 per job: id, queue, the job's fixed part as one JSON object (record.ts JobData:
+           id, task, input, maxAttempts, backoff, timeoutMs, createdAt, meta), priority, runAt,
+           createdAt
 
   Returns  one entry per job: 1 when created, else the existing job's HGETALL
 ]]
@@ -20,28 +21,27 @@ local out = {}
 -- INCRBY reserves a number for every job of the call; unused ones only leave gaps).
 local seen, wake = {}, {}
 local seq, lastSeq = nil, nil
-for i = 4, #ARGV, 11 do
+local PER_JOB = 6
+local jobs = (#ARGV - 3) / PER_JOB
+for i = 4, #ARGV, PER_JOB do
   local id, queue = ARGV[i], ARGV[i + 1]
   local key = jkey(base, id)
   local existing = redis.call('HGETALL', key)
   if #existing > 0 then
     out[#out + 1] = existing
   else
-    local priority, runAt, createdAt = ARGV[i + 4], ARGV[i + 5], ARGV[i + 9]
-    -- One HSET with every field: each redis.call from Lua has a fixed cost.
-    local fields = { 'HSET', key, 'id', id, 'queue', queue, 'task', ARGV[i + 2], 'input', ARGV[i + 3],
-      'priority', priority, 'attempt', 0, 'maxAttempts', ARGV[i + 6], 'createdAt', createdAt, 'runAt', runAt }
-    if ARGV[i + 7] ~= '' then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = ARGV[i + 7] end
-    if ARGV[i + 8] ~= '' then fields[#fields + 1] = 'timeoutMs'; fields[#fields + 1] = ARGV[i + 8] end
-    if ARGV[i + 10] ~= '' then fields[#fields + 1] = 'meta'; fields[#fields + 1] = ARGV[i + 10] end
+    local priority, runAt, createdAt = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+    -- One HSET, and few fields: what never changes is one value ('d'); the scripts read and
+    -- index the others.
+    local fields = { 'HSET', key, 'd', ARGV[i + 2], 'queue', queue, 'priority', priority, 'attempt', 0, 'runAt', runAt }
     local delayed = tonumber(runAt) > now
     local member
     if delayed then
       fields[#fields + 1] = 'state'; fields[#fields + 1] = 'delayed'
     else
       if seq == nil then
-        lastSeq = redis.call('INCRBY', base .. 'seq', (#ARGV - 3) / 11)
-        seq = lastSeq - (#ARGV - 3) / 11
+        lastSeq = redis.call('INCRBY', base .. 'seq', jobs)
+        seq = lastSeq - jobs
       end
       seq = seq + 1
       member = waitingMember(base, id, runAt, seq)

@@ -19,7 +19,7 @@
            payload JSON (result or error) or '', time (runAt for retry/postpone, else expiresAt or '')
   then     the queue names to claim from, in order
 
-  Returns  { claimed jobs (each its CLAIM_FIELDS, then id and queue), next due time of a delayed job (-1: none, -2: not
+  Returns  { claimed jobs (each its CLAIM_FIELDS, then its queue), next due time of a delayed job (-1: none, -2: not
              looked at, maintain was '0'),
              per outcome 1 when persisted or 0 when the claim was lost }
 ]]
@@ -88,10 +88,9 @@ end
 
 local claimed = {}
 -- What the handler sees of a claimed job besides what the claim sets itself (state, startedAt,
--- workerId): one HMGET in a fixed order (record.ts CLAIM_FIELDS reads it back), then its id and
--- queue, with the new attempt patched in rather than read again after the write.
-local CLAIM_FIELDS = { 'attempt', 'task', 'input', 'priority', 'maxAttempts', 'backoff', 'timeoutMs',
-  'createdAt', 'runAt', 'finishedAt', 'progress', 'result', 'error', 'expiresAt', 'meta' }
+-- workerId): one HMGET in a fixed order (record.ts claimedRecord reads it back), then its queue,
+-- with the new attempt patched in rather than read again after the write.
+local CLAIM_FIELDS = { 'attempt', 'd', 'priority', 'runAt', 'finishedAt', 'progress', 'result', 'error', 'expiresAt' }
 local function take(queue, member)
   local id = string.sub(member, 28)
   local key = jkey(base, id)
@@ -99,8 +98,7 @@ local function take(queue, member)
   if not job[2] then return end
   local attempt = (tonumber(job[1]) or 0) + 1
   job[1] = attempt
-  job[#CLAIM_FIELDS + 1] = id
-  job[#CLAIM_FIELDS + 2] = queue
+  job[#CLAIM_FIELDS + 1] = queue
   redis.call('HSET', key, 'attempt', attempt, 'state', 'active', 'startedAt', ARGV[2], 'workerId', workerId)
   redis.call('ZADD', qkey(base, queue, 'a'), deadline, id)
   emit(base, maxlen, 'active', id, queue, now, attempt, nil)

@@ -23,12 +23,12 @@ for i = 6, #ARGV do
       local id = members[j]
       if set == 'w' then id = string.sub(id, 28) end
       local key = jkey(base, id)
-      local job = redis.call('HMGET', key, 'createdAt', 'finishedAt', 'attempt')
-      local since = tonumber(job[1]) or 0
-      if terminal and job[2] then since = tonumber(job[2]) end
+      local job = redis.call('HMGET', key, 'finishedAt', 'attempt')
+      local since = tonumber(redis.call('ZSCORE', qkey(base, queue, 'all'), id)) or 0
+      if terminal and job[1] then since = tonumber(job[1]) end
       if cutoff == nil or since <= cutoff then
         deleteJob(base, id, key, queue, state)
-        emit(base, maxlen, 'removed', id, queue, now, job[3], nil)
+        emit(base, maxlen, 'removed', id, queue, now, job[2], nil)
         deleted = deleted + 1
       end
     end
