@@ -201,7 +201,8 @@ try {
   for (const direction of Object.keys(DIRECTIONS)) {
     const first = await conveyor.convert(inputs[direction], outputs.task[direction]);
     await bare(instance, direction, inputs[direction], outputs.bare[direction]);
-    console.log(`warm-up ${direction}: task ${first.seconds.toFixed(2)} s (the first job loads DuckDB)`);
+    const note = direction === "csv→parquet" ? " (the worker's first job: it loads DuckDB too)" : "";
+    console.log(`warm-up ${direction}: task ${first.seconds.toFixed(2)} s${note}`);
   }
   for (let round = 0; round < rounds; round++) {
     for (const direction of Object.keys(DIRECTIONS)) {

@@ -24,6 +24,7 @@ import {
   sqlString,
   writerSql,
 } from "./formats.js";
+import { takeTurn } from "./turns.js";
 
 const TYPE_NAME = /^[A-Za-z][A-Za-z0-9_ ]*(\(\s*\d+\s*(,\s*\d+\s*)?\))?(\[\])?$/;
 
@@ -121,7 +122,7 @@ export interface ConvertResult {
   rows: number;
   /** Size of the output file in bytes. */
   bytes: number;
-  /** Time the conversion took, in ms. */
+  /** Time the job ran, in ms (waiting for its turn on the worker's DuckDB included). */
   durationMs: number;
   /** The absolute path written. */
   output: string;
@@ -241,6 +242,9 @@ function conversionError(error: unknown): ConversionError {
  *
  * It runs one `COPY (SELECT … FROM read_…(input)) TO output (FORMAT …)` in DuckDB on the job's
  * own connection: DuckDB streams the file in chunks, so memory stays bounded whatever its size.
+ * A worker's conversions take turns on its DuckDB instance (one `COPY` at a time, first come
+ * first served; a job cancelled while it waits leaves the line): each uses every DuckDB thread,
+ * and together they would share one memory limit, which DuckDB answers with Out of Memory.
  * Progress is DuckDB's (polled every `progressIntervalMs`) in rows of an estimated total (exact
  * for Parquet input). The output is written to a temporary file next to it and renamed when
  * done, so a failed or cancelled job never leaves a partial file. `ctx.signal` interrupts the
@@ -285,7 +289,11 @@ export function convertTask(options: ConvertTaskOptions): Task<ConvertInputType,
       ctx.signal.throwIfAborted();
 
       const instance = await ctx.resource(options.duckdb);
-      const connection = await instance.connect();
+      const endTurn = await takeTurn(instance, ctx.signal);
+      const connection = await instance.connect().catch((error: unknown) => {
+        endTurn();
+        throw error;
+      });
       const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
       const interrupt = () => connection.interrupt();
       ctx.signal.addEventListener("abort", interrupt, { once: true });
@@ -346,6 +354,7 @@ export function convertTask(options: ConvertTaskOptions): Task<ConvertInputType,
         clearInterval(timer);
         ctx.signal.removeEventListener("abort", interrupt);
         connection.closeSync();
+        endTurn();
         if (!done) await rm(temporary, { force: true });
       }
     },

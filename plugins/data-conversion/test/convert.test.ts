@@ -192,6 +192,20 @@ describe("dataConversion.convert on the memory adapter", () => {
     expect(lines.filter((line) => line === "duckdb loaded")).toHaveLength(1);
   });
 
+  it("runs concurrent jobs of one worker one after another on its DuckDB, so they never share its memory limit", async () => {
+    const root = tempRoot();
+    // NDJSON reading takes 32 MiB buffers: two such jobs at once under the default 128MB limit
+    // fail with DuckDB's Out of Memory error when they run together.
+    await sql(
+      `COPY (SELECT range AS id, 'customer-' || range AS name, range / 7.0 AS price, range % 9 AS qty, 'ES' AS country FROM range(400000)) TO '${join(root, "in.ndjson")}' (FORMAT json)`,
+    );
+    const { conveyor } = await open({ roots: [root] });
+    const results = await Promise.all(
+      [1, 2, 3].map((n) => convert(conveyor, { input: "in.ndjson", output: `out-${n}.parquet` })),
+    );
+    expect(results.map((result) => result.rows)).toEqual([400_000, 400_000, 400_000]);
+  }, 60_000);
+
   it("cancels a conversion mid-way: the job ends cancelled and leaves no partial file", async () => {
     const root = tempRoot();
     await sql(
