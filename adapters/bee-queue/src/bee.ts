@@ -13,6 +13,10 @@ export interface BeeInternals {
   readonly settings: { initialRedisFailureRetryDelay: number };
   _redisFailureRetryDelay: number;
   toKey(name: string): string;
+  /** Writes a job's outcome (Bee-Queue's finishing MULTI) once its handler settled. */
+  _finishJob(error: unknown, data: unknown, job: BeeQueue.Job<unknown>): Promise<[string, unknown]>;
+  /** Renews a running job against the stall check (SREM from its stalling set). */
+  _preventStall(id: string): Promise<unknown>;
 }
 
 /** A Bee-Queue queue as the adapter uses it. */
@@ -131,4 +135,25 @@ export function takeJobsWith(bee: Bee, fetch: (id: string) => Promise<string | u
 export async function reloadBeeScripts(client: RedisClient): Promise<void> {
   lua ??= createRequire(import.meta.url)("bee-queue/lib/lua/index.js") as BeeLua;
   await lua.buildCache(client);
+}
+
+/**
+ * What a handler returns when its job is already finished on Bee-Queue's side too (the finish
+ * script did what Bee-Queue's finishing MULTI does): Bee-Queue then writes nothing.
+ */
+export class Finished {
+  constructor(readonly status: "succeeded" | "failed" | "retrying") {}
+}
+
+/**
+ * Makes `bee` leave the finishing writes of a job whose handler answered {@link Finished} to the
+ * adapter's finish script, and skip its first renewal against stalling for the jobs `claimed`
+ * says the claim script already renewed. Any other answer finishes as Bee-Queue does.
+ */
+export function finishJobsWith(bee: Bee, claimed: (id: string) => boolean): void {
+  const finish = bee._finishJob.bind(bee);
+  bee._finishJob = (error, data, job) =>
+    data instanceof Finished ? Promise.resolve([data.status, null]) : finish(error, data, job);
+  const preventStall = bee._preventStall.bind(bee);
+  bee._preventStall = (id) => (claimed(id) ? Promise.resolve() : preventStall(id));
 }

@@ -14,7 +14,14 @@ import {
 } from "@conveyor/core";
 import type BeeQueue from "bee-queue";
 import type { RedisClient } from "redis";
-import { type Bee, CONVEYOR_BACKOFF, createWorkerBee, takeJobsWith } from "./bee.js";
+import {
+  type Bee,
+  CONVEYOR_BACKOFF,
+  createWorkerBee,
+  Finished,
+  finishJobsWith,
+  takeJobsWith,
+} from "./bee.js";
 import { backoffMs } from "./connection.js";
 import { toRecord } from "./record.js";
 import { runScript, type ScriptName } from "./scripts.js";
@@ -106,14 +113,6 @@ function beeRequeue(job: BeeQueue.Job<unknown>, delayMs: number): never {
   throw new Error("requeued by Conveyor");
 }
 
-/** Tells Bee-Queue the job is done for good without a result (failed or cancelled). */
-function beeFinal(job: BeeQueue.Job<unknown>, outcome: string): never {
-  const options = job.options as { retries: number; stacktraces: string[] };
-  options.retries = 0;
-  options.stacktraces = [];
-  throw new Error(`${outcome} (see the Conveyor record)`);
-}
-
 /** The finish script's arguments for an outcome; anything unusable becomes the core's decision after an error. */
 function encodeOutcome(record: JobRecord, outcome: Outcome): { outcome: Outcome; args: (string | number)[] } {
   try {
@@ -201,6 +200,7 @@ export class BeeConsumer implements Consumer {
     // One queue: the claim is the read of the job (one round trip, not two). With several, a job
     // may wait for a slot after Bee-Queue took it, and must not be active meanwhile.
     if (this.settings.queues.length === 1) takeJobsWith(bee, (id) => this.take(bee, queue, id));
+    finishJobsWith(bee, (id) => this.taken.has(id));
     bee.on("error", (error: unknown) => this.report(error));
     bee.on("stalled", (id: string) => {
       this.script("stalled-0", [queue, id]).catch((error: unknown) => this.report(error));
@@ -368,22 +368,22 @@ export class BeeConsumer implements Consumer {
     if (claim.ended === "lost") return undefined;
 
     const encoded = encodeOutcome(claim.record, settleOutcome(claim.record, outcome, false, "bee-queue"));
-    const args = [job.id, workerId, claim.attempt, ...encoded.args];
+    // The finish script also does Bee-Queue's finishing writes (off its active list, into its
+    // succeeded or failed set, or requeued for a retry), only while the attempt is still ours: a
+    // job recovered as stalled meanwhile belongs to its new delivery. Bee-Queue writes nothing.
+    const args = [job.id, workerId, claim.attempt, ...encoded.args, job.queue.name];
     const final = encoded.outcome;
     if (final.type === "retry" || final.type === "postpone") {
-      // Bee-Queue must requeue the job only if the attempt was still ours: a job recovered as
-      // stalled meanwhile is already back on its waiting list.
-      if ((await this.persist<number>("finish-0", args)) !== 1) return undefined;
-      return beeRequeue(job, final.runAt - Date.now());
+      const requeued = (await this.persist<number>("finish-0", args)) === 1;
+      return new Finished(requeued ? "retrying" : "succeeded");
     }
-    // Bee-Queue's answer does not depend on the script's: its finishing MULTI follows the script on
-    // the same connection, so both go out in one flight and Redis runs them in order. A failed
-    // write is retried until it lands (the script is idempotent), and close() waits for it.
+    // Nothing waits for the answer: the worker takes its next job while the script is on its way
+    // (on the same connection, so Redis runs it first). A failed write is retried until it lands
+    // (the script is idempotent), and close() waits for it.
     const write = this.persist<number>("finish-0", args).catch((error: unknown) => this.report(error));
     this.writes.add(write);
     void write.finally(() => this.writes.delete(write));
-    if (final.type === "completed") return undefined;
-    return beeFinal(job, final.type);
+    return new Finished(final.type === "completed" ? "succeeded" : "failed");
   }
 
   /** On the check timer: stall check, delayed jobs, and what became of the jobs held here. */
@@ -393,6 +393,8 @@ export class BeeConsumer implements Consumer {
       bee.checkStalledJobs().catch((error: unknown) => this.recover(error));
       bee._activateDelayed();
     }
+    // Finished jobs whose TTL passed go with their index entries (see prune-0).
+    this.script("prune-0", []).catch((error: unknown) => this.report(error));
     if (this.held.size === 0) return;
     const claims = [...this.held.values()];
     const pairs: string[] = [];

@@ -28,7 +28,8 @@ export function toRecord(flat: readonly string[]): JobRecord {
   if (f.result !== undefined) record.result = parse(f.result);
   if (f.error !== undefined) record.error = parse(f.error) as JobRecord["error"];
   if (f.expiresAt !== undefined) record.expiresAt = num(f.expiresAt);
-  if (f.workerId !== undefined) record.workerId = f.workerId;
+  // A finished job keeps workerId "" (one write at finish instead of an HDEL).
+  if (f.workerId) record.workerId = f.workerId;
   if (f.meta !== undefined) record.meta = parse(f.meta) as JobRecord["meta"];
   return record;
 }

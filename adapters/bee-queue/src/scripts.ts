@@ -17,6 +17,7 @@ const SCRIPTS = [
   "release-0",
   "stalled-0",
   "poll-0",
+  "prune-0",
 ] as const;
 
 /** The name of one of the adapter's Lua scripts. */

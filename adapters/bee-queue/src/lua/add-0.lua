@@ -30,15 +30,10 @@ local out = {}
 for i = 4, #ARGV, 11 do
   local id, queue, task = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local key = jkey(id)
-  if redis.call('EXISTS', key) == 1 and load(id) then
+  -- load() deletes an earlier job of this id whose TTL has passed, with its index entries.
+  if load(id) then
     out[#out + 1] = redis.call('HGETALL', key)
   else
-    -- Index entries left by an earlier job of this id that expired unnoticed.
-    local where = redis.call('HGET', CV .. 'where', id)
-    if where then
-      local sep = string.find(where, '\0', 1, true)
-      destroy(id, string.sub(where, 1, sep - 1), string.sub(where, sep + 1))
-    end
     local runAt = ARGV[i + 5]
     local createdAt = ARGV[i + 9]
     local state = 'waiting'

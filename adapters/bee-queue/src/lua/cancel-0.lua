@@ -25,6 +25,6 @@ redis.call('ZREM', bq(queue, 'delayed'), id)
 move(id, queue, state, 'cancelled')
 redis.call('HSET', key, 'finishedAt', NOW_S)
 redis.call('HDEL', key, 'workerId')
-setExpiry(id, queue, 'cancelled', expiresAt)
+setExpiry(id, expiresAt)
 publish(queue, id, 'cancelled', tonumber(redis.call('HGET', key, 'attempt')), nil)
 return 'cancelled'

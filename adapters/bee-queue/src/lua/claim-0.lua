@@ -7,7 +7,8 @@
   ARGV[6]     claim token: unique per delivery by Bee-Queue, so a repeated call (its answer lost
               with the connection) is told apart from a second delivery of a stalled job
   ARGV[7]     optional: the job's queue, when the claim also fetches Bee-Queue's job data (the
-              worker claims as it takes the job, in place of Bee-Queue's own HGET)
+              worker claims as it takes the job, in place of Bee-Queue's own HGET) and renews the
+              job against stalling (in place of Bee-Queue's first SREM)
 
   Returns     the record's HGETALL once active; 'gone' when there is no record (removed, expired,
               or not a Conveyor job); 'skip' when it must not run (finished or cancelled).
@@ -45,7 +46,7 @@ local function claim()
       redis.call('HDEL', key, 'cancel', 'workerId')
       move(id, queue, state, 'cancelled')
       redis.call('HSET', key, 'finishedAt', NOW_S)
-      if cancel ~= 'keep' then setExpiry(id, queue, 'cancelled', cancel) end
+      if cancel ~= 'keep' then setExpiry(id, cancel) end
       publish(queue, id, 'cancelled', attempt - 1, nil)
       return 'skip'
     end
@@ -68,5 +69,9 @@ local function claim()
 end
 
 local answer = claim()
-if ARGV[7] then return { redis.call('HGET', bq(ARGV[7], 'jobs'), id) or '', answer } end
+if ARGV[7] then
+  -- Bee-Queue's first renewal against stalling, which the worker then skips.
+  redis.call('SREM', bq(ARGV[7], 'stalling'), id)
+  return { redis.call('HGET', bq(ARGV[7], 'jobs'), id) or '', answer }
+end
 return answer

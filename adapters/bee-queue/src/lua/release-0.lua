@@ -25,7 +25,7 @@ for i = 5, #ARGV, 2 do
       redis.call('HDEL', key, 'cancel')
       move(id, queue, 'active', 'cancelled')
       redis.call('HSET', key, 'finishedAt', NOW_S)
-      if cancel ~= 'keep' then setExpiry(id, queue, 'cancelled', cancel) end
+      if cancel ~= 'keep' then setExpiry(id, cancel) end
       publish(queue, id, 'cancelled', attempt, nil)
     else
       redis.call('HSET', key, 'attempt', previous)

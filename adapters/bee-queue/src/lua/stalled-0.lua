@@ -28,7 +28,7 @@ for i = 5, #ARGV do
       redis.call('LREM', bq(queue, 'waiting'), 0, id)
       move(id, queue, 'active', 'cancelled')
       redis.call('HSET', key, 'finishedAt', NOW_S)
-      if cancel ~= 'keep' then setExpiry(id, queue, 'cancelled', cancel) end
+      if cancel ~= 'keep' then setExpiry(id, cancel) end
       publish(queue, id, 'cancelled', attempt, nil)
     else
       move(id, queue, 'active', 'waiting')

@@ -13,13 +13,14 @@
   q:<queue>          zset id -> createdAt, the jobs of one queue
   s:<queue>:<state>  set of ids per queue and state (counts)
   queues             set of queue names
-  expiring           zset id -> expiresAt (finished jobs with a TTL)
-  where              hash id -> "<queue>\0<state>" for the ids in `expiring`
+  expiring           zset id -> expiresAt (finished jobs with a TTL): the record is gone once
+                     expiresAt has passed (every read checks it) and is deleted with its index
+                     entries by `prune` (adds, inspections and every worker's check timer)
   cancel             pub/sub channel: ids whose running attempt must abort
 
   Bee-Queue keys used (BQ .. <queue> .. ':' ..): jobs (hash id -> Bee-Queue job JSON), waiting
-  (list), active (list), delayed (zset), succeeded, failed (sets), events and earlierDelayed
-  (channels). Jobs are written there exactly as Bee-Queue's own addJob/addDelayedJob scripts do.
+  (list), active (list), delayed (zset), stalling, succeeded, failed (sets), events and
+  earlierDelayed (channels). Jobs are written there exactly as Bee-Queue's own addJob/addDelayedJob scripts do.
 ]]
 local CV = ARGV[1]
 local BQ = ARGV[2]
@@ -65,21 +66,18 @@ end
 
 local function clearExpiry(id)
   redis.call('HDEL', jkey(id), 'expiresAt')
-  redis.call('PERSIST', jkey(id))
   redis.call('ZREM', CV .. 'expiring', id)
-  redis.call('HDEL', CV .. 'where', id)
 end
 
--- A finished job's TTL: the hash expires by itself, and `expiring` lets the indexes follow.
-local function setExpiry(id, queue, state, expiresAt)
+-- A finished job's TTL: reads treat the record as gone once it has passed, and `prune` deletes
+-- it with its index entries (the hash has no Redis expiry, so the indexes never outlive it).
+local function setExpiry(id, expiresAt)
   if expiresAt == nil or expiresAt == '' then
     clearExpiry(id)
     return
   end
   redis.call('HSET', jkey(id), 'expiresAt', expiresAt)
-  redis.call('PEXPIREAT', jkey(id), expiresAt)
   redis.call('ZADD', CV .. 'expiring', expiresAt, id)
-  redis.call('HSET', CV .. 'where', id, queue .. '\0' .. state)
 end
 
 -- Bee-Queue's job JSON, as Job#toData writes it; `data.task` names the Conveyor task.
@@ -94,6 +92,7 @@ local function forgetBee(id, queue)
   local pending = redis.call('LREM', bq(queue, 'waiting'), 0, id) + redis.call('ZREM', bq(queue, 'delayed'), id)
   redis.call('SREM', bq(queue, 'succeeded'), id)
   redis.call('SREM', bq(queue, 'failed'), id)
+  redis.call('SREM', bq(queue, 'stalling'), id)
   if pending > 0 or not redis.call('LPOS', bq(queue, 'active'), id) then
     redis.call('HDEL', bq(queue, 'jobs'), id)
   end
@@ -105,7 +104,6 @@ local function destroy(id, queue, state)
   redis.call('ZREM', CV .. 'all', id)
   redis.call('ZREM', CV .. 'q:' .. queue, id)
   redis.call('ZREM', CV .. 'expiring', id)
-  redis.call('HDEL', CV .. 'where', id)
   redis.call('DEL', jkey(id))
   forgetBee(id, queue)
 end
@@ -114,10 +112,9 @@ end
 local function prune(limit)
   local due = redis.call('ZRANGEBYSCORE', CV .. 'expiring', '-inf', NOW, 'LIMIT', 0, limit)
   for _, id in ipairs(due) do
-    local where = redis.call('HGET', CV .. 'where', id)
-    if where then
-      local sep = string.find(where, '\0', 1, true)
-      destroy(id, string.sub(where, 1, sep - 1), string.sub(where, sep + 1))
+    local f = redis.call('HMGET', jkey(id), 'queue', 'state', 'expiresAt')
+    if f[1] and f[3] and tonumber(f[3]) <= NOW then
+      destroy(id, f[1], f[2])
     else
       redis.call('ZREM', CV .. 'expiring', id)
     end
