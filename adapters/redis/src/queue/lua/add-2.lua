@@ -53,19 +53,20 @@ for i = 4, #ARGV, PER_JOB do
       seen[queue] = true
       redis.call('SADD', KEYS[2], queue)
     end
-    redis.call('ZADD', qkey(base, queue, 'all'), createdAt, id)
+    later('ZADD', qkey(base, queue, 'all'), createdAt, id)
     emit(base, maxlen, 'added', id, queue, now, nil, nil)
     if delayed then
-      redis.call('ZADD', qkey(base, queue, 'd'), runAt, id)
+      later('ZADD', qkey(base, queue, 'd'), runAt, id)
       emit(base, maxlen, 'delayed', id, queue, now, 0, { 'ra', runAt })
     else
-      redis.call('ZADD', qkey(base, queue, 'w'), -tonumber(priority), member)
+      later('ZADD', qkey(base, queue, 'w'), -tonumber(priority), member)
     end
     -- A delayed job wakes consumers too, so they learn the new earliest due time.
     wake[queue] = true
     out[#out + 1] = 1
   end
 end
+flushLater()
 for queue in pairs(wake) do
   signal(base, queue)
 end

@@ -40,6 +40,7 @@ for i = 1, n do
   persisted[i] = finish(base, now, maxlen, workerId, ARGV[at], ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4])
   at = at + 5
 end
+flushLater()
 
 if maintain then sweep(base, now, 20 + 2 * count) end
 
@@ -100,7 +101,7 @@ local function take(queue, member)
   job[1] = attempt
   job[#CLAIM_FIELDS + 1] = queue
   redis.call('HSET', key, 'attempt', attempt, 'state', 'active', 'startedAt', ARGV[2], 'workerId', workerId)
-  redis.call('ZADD', qkey(base, queue, 'a'), deadline, id)
+  later('ZADD', qkey(base, queue, 'a'), deadline, id)
   emit(base, maxlen, 'active', id, queue, now, attempt, nil)
   claimed[#claimed + 1] = job
 end
@@ -128,6 +129,8 @@ elseif count > 0 then
     take(bestQueue, bestMember)
   end
 end
+
+flushLater()
 
 -- Jobs left over wake another consumer; the earliest delayed job tells this one when to look.
 local nextDue = maintain and -1 or -2

@@ -20,6 +20,35 @@ local function jkey(base, id)
   return base .. 'j:' .. id
 end
 
+-- Sorted-set writes gathered over a script call and sent as one ZADD or ZREM per key, since each
+-- redis.call has a fixed cost: later('ZADD', key, score, member), later('ZREM', key, member), then
+-- flushLater() before anything reads those keys. A key's batch goes out at 1,000 members (unpack
+-- has a limit).
+local pending, pendingOrder = {}, {}
+local function later(op, key, a, b)
+  local slot = op .. key
+  local args = pending[slot]
+  if args == nil then
+    args = { op, key }
+    pending[slot] = args
+    pendingOrder[#pendingOrder + 1] = slot
+  end
+  args[#args + 1] = a
+  if b ~= nil then args[#args + 1] = b end
+  if #args >= 2002 then
+    redis.call(unpack(args))
+    pending[slot] = { op, key }
+  end
+end
+
+local function flushLater()
+  for _, slot in ipairs(pendingOrder) do
+    local args = pending[slot]
+    if #args > 2 then redis.call(unpack(args)) end
+  end
+  pending, pendingOrder = {}, {}
+end
+
 -- One token at most: a consumer woken by it claims, and the claim re-signals while jobs remain.
 local function signal(base, queue)
   local key = qkey(base, queue, 's')

@@ -10,7 +10,8 @@ local function finish(base, now, maxlen, workerId, id, attempt, kind, payload, t
     return 0
   end
   local queue = job[4]
-  redis.call('ZREM', qkey(base, queue, 'a'), id)
+  -- Batched with the other outcomes of the call (claim-2 flushes before it reads the sets).
+  later('ZREM', qkey(base, queue, 'a'), id)
   if kind == 'completed' or kind == 'failed' then
     local field = kind == 'completed' and 'result' or 'error'
     local set = kind == 'completed' and 'c' or 'f'
@@ -25,10 +26,10 @@ local function finish(base, now, maxlen, workerId, id, attempt, kind, payload, t
     if time ~= '' then
       fields[#fields + 1] = 'expiresAt'
       fields[#fields + 1] = time
-      redis.call('ZADD', base .. 'expiring', time, id)
+      later('ZADD', base .. 'expiring', time, id)
     end
     redis.call(unpack(fields))
-    redis.call('ZADD', qkey(base, queue, set), now, id)
+    later('ZADD', qkey(base, queue, set), now, id)
     emit(base, maxlen, kind, id, queue, now, attempt, extra)
     return 1
   end
