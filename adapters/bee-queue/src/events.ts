@@ -8,18 +8,23 @@ interface Subscription {
   readonly jobId: string | undefined;
 }
 
+const SUFFIX = ":events";
+
 /** Escapes the glob characters of a Redis PSUBSCRIBE pattern. */
 const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, "\\$&");
 
 /**
- * One subscriber connection per adapter: it listens to the Bee-Queue `events` channel of every
- * queue under the prefix (one pattern) for lifecycle events, and to Conveyor's cancel channel
- * for cancel notices. The `redis` client subscribes again by itself after a reconnection.
+ * One subscriber connection per adapter: it listens to Conveyor's cancel channel for cancel
+ * notices and, while someone subscribed, to the Bee-Queue `events` channel of every queue under
+ * the prefix (one pattern) for lifecycle events — a worker alone is not sent every job's events.
+ * The `redis` client subscribes again by itself after a reconnection.
  */
 export class Subscriber {
   private readonly subscriptions = new Set<Subscription>();
   private readonly cancelListeners = new Set<(id: string) => void>();
   private ready: Promise<void> | undefined;
+  /** Set while the events pattern is subscribed (or being subscribed). */
+  private listening: Promise<void> | undefined;
   private client: RedisClient | undefined;
 
   constructor(
@@ -31,14 +36,17 @@ export class Subscriber {
     private readonly onError: (error: unknown) => void,
   ) {}
 
+  private get pattern(): string {
+    return `${escapeGlob(this.bq)}*${SUFFIX}`;
+  }
+
   private open(): Promise<void> {
     this.ready ??= new Promise<void>((resolve, reject) => {
       const client = this.connect();
       this.client = client;
-      const suffix = ":events";
       client.on("pmessage", (_pattern: string, channel: string, message: string) => {
         if (this.subscriptions.size === 0) return;
-        const queue = channel.slice(this.bq.length, -suffix.length);
+        const queue = channel.slice(this.bq.length, -SUFFIX.length);
         const event = toEvent(queue, message);
         if (event === undefined) return;
         for (const s of this.subscriptions) {
@@ -55,24 +63,42 @@ export class Subscriber {
         if (channel !== this.cancelChannel) return;
         for (const listener of this.cancelListeners) listener(id);
       });
-      let pending = 2;
-      const done = (error: Error | null) => {
-        if (error) reject(error);
-        else if (--pending === 0) resolve();
-      };
-      client.psubscribe(`${escapeGlob(this.bq)}*${suffix}`, done);
-      client.subscribe(this.cancelChannel, done);
+      client.subscribe(this.cancelChannel, (error: Error | null) => (error ? reject(error) : resolve()));
     });
     return this.ready;
   }
 
+  /** Subscribes the events pattern once (the first listener). */
+  private listen(): Promise<void> {
+    if (this.listening) return this.listening;
+    const listening = this.open().then(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          this.client!.psubscribe(this.pattern, (error: Error | null) => (error ? reject(error) : resolve()));
+        }),
+    );
+    this.listening = listening;
+    listening.catch(() => {
+      if (this.listening === listening) this.listening = undefined;
+    });
+    return listening;
+  }
+
   /** Adds a lifecycle-event listener; resolves once listening. */
   async subscribe(listener: JobEventListener, filter: { queue?: string; jobId?: string }) {
-    await this.open();
     const subscription: Subscription = { listener, queue: filter.queue, jobId: filter.jobId };
     this.subscriptions.add(subscription);
-    return async () => {
+    try {
+      await this.listen();
+    } catch (error) {
       this.subscriptions.delete(subscription);
+      throw error;
+    }
+    return async () => {
+      if (!this.subscriptions.delete(subscription) || this.subscriptions.size > 0) return;
+      // The last listener left: stop receiving every job's events.
+      this.listening = undefined;
+      this.client?.punsubscribe(this.pattern);
     };
   }
 
