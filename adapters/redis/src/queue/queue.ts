@@ -85,7 +85,8 @@ const DEFAULTS = {
   maxEvents: 10_000,
 } satisfies RedisQueueOptions;
 
-const BULK_CHUNK = 500;
+/** Jobs per add-2 call: small enough that Redis and this process work on different chunks at once. */
+const BULK_CHUNK = 200;
 const STATE_OF_SET: readonly JobState[] = [
   "waiting",
   "delayed",
@@ -259,10 +260,18 @@ export const createRedisQueue = ((options: RedisQueueOptions = {}): QueueAdapter
         throw new ValidationError("the jobs to add", jobs.flatMap(checkNewJob), { scope: "redis" });
       }
       const now = Date.now();
-      const chunks: Promise<(1 | string[])[]>[] = [];
+      // Every job is encoded first, so one that cannot be stored fails the call before any is added.
+      const encoded: (string | number)[][] = [];
       for (let start = 0; start < jobs.length; start += BULK_CHUNK) {
         const args: (string | number)[] = [];
         for (let i = start; i < Math.min(jobs.length, start + BULK_CHUNK); i++) jobArgs(jobs[i]!, args);
+        encoded.push(args);
+      }
+      // One chunk per macrotask: Redis runs the script of one while this process writes the
+      // next and reads the answers of earlier ones, instead of the two taking turns.
+      const chunks: Promise<(1 | string[])[]>[] = [];
+      for (const args of encoded) {
+        if (chunks.length > 0) await new Promise((resolve) => setImmediate(resolve));
         chunks.push(
           call(() => redis.conveyorQueueAdd(eventsKey, `${base}queues`, base, now, maxEvents, ...args)),
         );
