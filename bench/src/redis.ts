@@ -58,7 +58,10 @@ const list = (name: string, value: string) =>
   });
 
 async function readOptions() {
+  // `pnpm bench:redis -- --jobs …` passes the `--` on (pnpm 10): skip it.
+  const argv = process.argv.slice(2);
   const { values } = parseArgs({
+    args: argv[0] === "--" ? argv.slice(1) : argv,
     options: {
       jobs: { type: "string", default: "20000" },
       rounds: { type: "string", default: "3" },
@@ -363,7 +366,7 @@ function report(
   }
 
   const cpu = cpus();
-  const args = process.argv.slice(2);
+  const args = process.argv.slice(2).filter((arg, i) => !(i === 0 && arg === "--"));
   return [
     "# Benchmark: queues on Redis",
     "",
