@@ -530,6 +530,57 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     sweepTimer.unref();
   };
 
+  /** BullMQ's job for a Conveyor job: the task as name, the input and Conveyor's fields as data. */
+  const toBull = (job: NewJob, now: number) => {
+    const data: JobData = {
+      i: job.input,
+      a: job.maxAttempts,
+      c: job.createdAt,
+      r: job.runAt,
+      p: job.priority,
+    };
+    if (job.backoff !== undefined) data.b = job.backoff;
+    if (job.timeoutMs !== undefined) data.t = job.timeoutMs;
+    if (job.meta !== undefined) data.m = job.meta;
+    return {
+      name: job.task,
+      data,
+      opts: {
+        jobId: job.id,
+        timestamp: job.createdAt,
+        priority: PRIORITY_ZERO - job.priority,
+        delay: job.runAt > now ? Math.max(1, job.runAt - job.createdAt) : 0,
+        attempts: 1,
+        removeOnComplete: false,
+        removeOnFail: false,
+      },
+    };
+  };
+
+  /** Adds `jobs[i]` for each index to BullMQ, one call per queue. */
+  const addToBull = async (
+    jobs: readonly NewJob[],
+    indexes: Iterable<number>,
+    now: number,
+  ): Promise<void> => {
+    const byQueue = new Map<string, NewJob[]>();
+    for (const i of indexes) {
+      const job = jobs[i]!;
+      const list = byQueue.get(job.queue);
+      if (list) list.push(job);
+      else byQueue.set(job.queue, [job]);
+    }
+    const adds: Promise<unknown>[] = [];
+    for (const [name, list] of byQueue) {
+      // BullMQ's addBulk runs a transaction; a single add is a lot cheaper.
+      if (list.length === 1) {
+        const one = toBull(list[0]!, now);
+        adds.push(bull(name).add(one.name, one.data, one.opts));
+      } else adds.push(bull(name).addBulk(list.map((job) => toBull(job, now))));
+    }
+    await Promise.all(adds);
+  };
+
   const context: ConsumerContext = {
     prefix,
     // A worker's own writes wait out an outage like BullMQ's do: an outcome is never lost to it.
@@ -554,80 +605,53 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       if (jobs.length === 0) return [];
       const now = Date.now();
       const names = [...new Set(jobs.map((job) => job.queue))];
-      // One round trip claims the ids (dedupe across queues) and records the queues.
-      const claims = redis.pipeline();
-      for (const job of jobs) claims.hsetnx(idsKey, job.id, job.queue);
-      for (const name of names) claims.sadd(queuesKey, name);
-      // Newest-first listing reads this index (NX: a dedupe keeps the first creation time).
-      for (const job of jobs) claims.zadd(key(job.queue, "cv:all"), "NX", job.createdAt, job.id);
-      const replies = await call(async () =>
-        ((await claims.exec()) ?? []).map(([error, n]) => {
-          if (error) throw error;
-          return n === 1;
-        }),
-      );
+      // One round trip: the claim script (dedupe across queues, the listing index, the queue
+      // names) goes out first and BullMQ's adds right behind it on the same connection, so Redis
+      // runs the claim first; a job whose id another queue holds meets a placeholder there and
+      // BullMQ creates nothing (see claim-n.lua).
+      const keys: string[] = [idsKey, queuesKey];
+      const args: (string | number)[] = [jobs.length];
+      for (const job of jobs) {
+        keys.push(key(job.queue, "cv:all"), key(job.queue, job.id));
+        args.push(job.id, job.queue, job.createdAt);
+      }
+      const claiming = redis.conveyorBullmqClaim(keys.length, ...keys, ...args, ...names);
+      const [replies] = await call(() => Promise.all([claiming, addToBull(jobs, jobs.keys(), now)]));
       const results: (AddResult | undefined)[] = new Array(jobs.length);
-      const fresh: number[] = [];
+      const placeholders: string[] = [];
+      const again: number[] = [];
       for (let i = 0; i < jobs.length; i++) {
-        if (replies[i]) {
-          fresh.push(i);
+        if (replies[i] === 2) placeholders.push(key(jobs[i]!.queue, jobs[i]!.id));
+      }
+      if (placeholders.length > 0) {
+        const cleanup = redis.pipeline();
+        for (const placeholder of placeholders) cleanup.hdel(placeholder, "cvp");
+        await call(() => cleanup.exec());
+      }
+      for (let i = 0; i < jobs.length; i++) {
+        const job = jobs[i]!;
+        if (replies[i] === 1) {
+          results[i] = { job: createRecord(job, now), created: true };
           continue;
         }
-        const existing = await call(() => awaitExisting(jobs[i]!.id));
+        // The id was taken: by this queue (BullMQ kept the job it has, or created this one if a
+        // stale claim had lost it) or by another queue.
+        const existing = await call(() => awaitExisting(job.id));
         if (existing) results[i] = { job: existing, created: false };
         else {
           // A stale index entry (a process died between claiming the id and adding the job):
           // add it afresh; BullMQ still keeps one job should that process come back.
-          await call(() => redis.hset(idsKey, jobs[i]!.id, jobs[i]!.queue));
-          fresh.push(i);
+          await call(() => redis.hset(idsKey, job.id, job.queue));
+          again.push(i);
+          results[i] = { job: createRecord(job, now), created: true };
         }
       }
-      const byQueue = new Map<string, number[]>();
-      for (const i of fresh) {
-        const list = byQueue.get(jobs[i]!.queue) ?? [];
-        list.push(i);
-        byQueue.set(jobs[i]!.queue, list);
-      }
-      const toBull = (job: NewJob) => {
-        const data: JobData = {
-          i: job.input,
-          a: job.maxAttempts,
-          c: job.createdAt,
-          r: job.runAt,
-          p: job.priority,
-        };
-        if (job.backoff !== undefined) data.b = job.backoff;
-        if (job.timeoutMs !== undefined) data.t = job.timeoutMs;
-        if (job.meta !== undefined) data.m = job.meta;
-        return {
-          name: job.task,
-          data,
-          opts: {
-            jobId: job.id,
-            timestamp: job.createdAt,
-            priority: PRIORITY_ZERO - job.priority,
-            delay: job.runAt > now ? Math.max(1, job.runAt - job.createdAt) : 0,
-            attempts: 1,
-            removeOnComplete: false,
-            removeOnFail: false,
-          },
-        };
-      };
-      await call(async () => {
-        await Promise.all(
-          names.map(async (name, n) => {
-            if (replies[jobs.length + n]) await redis.publish(queuesChannel, name);
-            const indexes = byQueue.get(name);
-            if (!indexes) return;
-            // BullMQ's addBulk runs a transaction; a single add is a lot cheaper.
-            if (indexes.length === 1) {
-              const one = toBull(jobs[indexes[0]!]!);
-              await bull(name).add(one.name, one.data, one.opts);
-            } else await bull(name).addBulk(indexes.map((i) => toBull(jobs[i]!)));
-          }),
-        );
-      });
-      for (const i of fresh) results[i] = { job: createRecord(jobs[i]!, now), created: true };
+      await call(() => addToBull(jobs, again, now));
+      await call(() =>
+        Promise.all(
+          names.map((name, n) => (replies[jobs.length + n] === 1 ? redis.publish(queuesChannel, name) : 0)),
+        ),
+      );
       return results as AddResult[];
     },
 

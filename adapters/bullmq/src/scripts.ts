@@ -6,13 +6,16 @@ export interface AdapterCommands {
   conveyorBullmqGet(...args: string[]): Promise<string[]>;
   conveyorBullmqCancel(...args: string[]): Promise<string>;
   conveyorBullmqCounts(...args: string[]): Promise<number[]>;
+  /** Takes the key count first (the number of keys depends on the jobs). */
+  conveyorBullmqClaim(...args: (string | number)[]): Promise<number[]>;
 }
 
-/** Script files, `<name>-<numKeys>.lua`, and the command each becomes. */
-const SCRIPTS: readonly [file: string, keys: number, command: keyof AdapterCommands][] = [
+/** Script files, `<name>-<numKeys>.lua` (`n`: given with each call), and the command each becomes. */
+const SCRIPTS: readonly [file: string, keys: number | undefined, command: keyof AdapterCommands][] = [
   ["get-8", 8, "conveyorBullmqGet"],
   ["cancel-13", 13, "conveyorBullmqCancel"],
   ["counts-9", 9, "conveyorBullmqCounts"],
+  ["claim-n", undefined, "conveyorBullmqClaim"],
 ];
 
 /** Next to this module: src/lua in tests, dist/lua once built (tsup copies them). */
@@ -35,7 +38,10 @@ export function withCommands(client: Redis): Redis & AdapterCommands {
     sources = new Map(SCRIPTS.map(([file]) => [file, readFileSync(new URL(`${file}.lua`, dir), "utf8")]));
   }
   for (const [file, numberOfKeys, command] of SCRIPTS) {
-    client.defineCommand(command, { numberOfKeys, lua: sources.get(file)! });
+    client.defineCommand(command, {
+      ...(numberOfKeys === undefined ? {} : { numberOfKeys }),
+      lua: sources.get(file)!,
+    });
   }
   return typed;
 }

@@ -1,6 +1,7 @@
 import { isConveyorError, type Logger, type NewJob } from "@conveyor/core";
 import { type RedisServerHandle, randomPrefix, startRedisServer, waitFor } from "@conveyor/testing";
 import { Queue } from "bullmq";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBullmqQueue } from "../src/index.js";
 
@@ -147,6 +148,42 @@ describe("the BullMQ adapter", () => {
     } finally {
       await one.close();
       await two.close();
+    }
+  });
+
+  it("an id another queue holds adds nothing to the second queue and leaves no placeholder behind", async () => {
+    const prefix = randomPrefix();
+    const queue = createBullmqQueue({
+      url: `bullmq+${redis.url}`,
+      prefix,
+      log: silent,
+      checkPersistence: false,
+    });
+    const other = `${prefix}-other`;
+    const bull = new Queue(other, { connection: { host: redis.host, port: redis.port }, prefix });
+    const client = new Redis({ host: redis.host, port: redis.port });
+    try {
+      const job = newJob(prefix);
+      await queue.add([job]);
+      const [again] = await queue.add([{ ...job, queue: other, input: { text: "other" } }]);
+      expect(again).toMatchObject({ created: false, job: { queue: job.queue, input: { text: "hi" } } });
+      expect(await client.exists(`${prefix}:${other}:${job.id}`)).toBe(0);
+      expect(await bull.getJobCounts()).toMatchObject({ waiting: 0, prioritized: 0, delayed: 0 });
+
+      // A placeholder left by a process that died right after placing it hides no later job.
+      const fresh = newJob(prefix, { queue: other });
+      await client.hset(`${prefix}:${other}:${fresh.id}`, "cvp", "1");
+      const [created] = await queue.add([fresh]);
+      expect(created).toMatchObject({ created: true });
+      expect(await queue.getJob(fresh.id)).toMatchObject({
+        state: "waiting",
+        queue: other,
+        input: { text: "hi" },
+      });
+    } finally {
+      client.disconnect();
+      await bull.close();
+      await queue.close();
     }
   });
 
