@@ -333,7 +333,13 @@ export class BeeConsumer implements Consumer {
     if (reply !== undefined) this.taken.delete(job.id);
     else {
       try {
-        reply = await this.persist<string[] | string>("claim-0", [job.id, workerId, ++this.deliveries]);
+        const answer = await this.persist<[string, string[] | string]>("claim-0", [
+          job.id,
+          workerId,
+          ++this.deliveries,
+          job.queue.name,
+        ]);
+        reply = answer[1];
       } catch {
         // Closing while Redis is away: the job never started here.
         return beeRequeue(job, 0);
@@ -341,6 +347,7 @@ export class BeeConsumer implements Consumer {
     }
     if (typeof reply === "string") {
       // 'skip': finished or cancelled while it waited; 'gone': removed, expired, or not a Conveyor job.
+      // The claim took it off Bee-Queue's active list; Bee-Queue must not count it succeeded.
       if (reply === "gone" && typeof (job.data as { task?: unknown })?.task !== "string") {
         this.ctx.onError(
           new ConveyorError(
@@ -350,7 +357,7 @@ export class BeeConsumer implements Consumer {
           ),
         );
       }
-      return undefined;
+      return new Finished("succeeded");
     }
     const claim = new Claim(toRecord(reply), this);
     this.held.set(job.id, claim);
@@ -365,7 +372,8 @@ export class BeeConsumer implements Consumer {
       await claim.releasing;
       beeRequeue(job, 0);
     }
-    if (claim.ended === "lost") return undefined;
+    // Recovered as stalled: its Bee-Queue entry belongs to its next delivery.
+    if (claim.ended === "lost") return new Finished("succeeded");
 
     const encoded = encodeOutcome(claim.record, settleOutcome(claim.record, outcome, false, "bee-queue"));
     // The finish script also does Bee-Queue's finishing writes (off its active list, into its

@@ -8,7 +8,8 @@
               with the connection) is told apart from a second delivery of a stalled job
   ARGV[7]     optional: the job's queue, when the claim also fetches Bee-Queue's job data (the
               worker claims as it takes the job, in place of Bee-Queue's own HGET) and renews the
-              job against stalling (in place of Bee-Queue's first SREM)
+              job against stalling (in place of Bee-Queue's first SREM); a job that must not run
+              ('gone', 'skip') also leaves Bee-Queue's active list here
 
   Returns     the record's HGETALL once active; 'gone' when there is no record (removed, expired,
               or not a Conveyor job); 'skip' when it must not run (finished or cancelled).
@@ -51,10 +52,7 @@ local function claim()
       return 'skip'
     end
   end
-  if state ~= 'active' then
-    redis.call('SREM', skey(queue, state), id)
-    redis.call('SADD', skey(queue, 'active'), id)
-  end
+  reindex(id, queue, state, 'active')
   redis.call('HSET', key, 'state', 'active', 'attempt', attempt, 'startedAt', NOW_S, 'workerId', workerId,
     'claim', token)
   if f.cancel then redis.call('HDEL', key, 'cancel') end
@@ -72,6 +70,10 @@ local answer = claim()
 if ARGV[7] then
   -- Bee-Queue's first renewal against stalling, which the worker then skips.
   redis.call('SREM', bq(ARGV[7], 'stalling'), id)
+  if type(answer) == 'string' then
+    -- The job must not run: off Bee-Queue's active list here, and the worker writes nothing.
+    redis.call('LREM', bq(ARGV[7], 'active'), 0, id)
+  end
   return { redis.call('HGET', bq(ARGV[7], 'jobs'), id) or '', answer }
 end
 return answer

@@ -9,6 +9,19 @@
 ]]
 -- @include common
 prune(1000)
+local queue = ARGV[4]
+-- Waiting and active jobs share one set: the active ones are those on Bee-Queue's active list.
+local pending = redis.call('SCARD', skey(queue, 'waiting'))
+local active = math.min(pending, redis.call('LLEN', bq(queue, 'active')))
 local out = {}
-for i = 5, #ARGV do out[#out + 1] = redis.call('SCARD', skey(ARGV[4], ARGV[i])) end
+for i = 5, #ARGV do
+  local state = ARGV[i]
+  if state == 'active' then
+    out[#out + 1] = active
+  elseif state == 'waiting' then
+    out[#out + 1] = pending - active
+  else
+    out[#out + 1] = redis.call('SCARD', skey(queue, state))
+  end
+end
 return out

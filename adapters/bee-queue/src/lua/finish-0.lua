@@ -42,7 +42,7 @@ end
 redis.call('LREM', bq(beeQueue, 'active'), 0, id)
 if f[6] then redis.call('HDEL', key, 'cancel') end
 if kind == 'completed' then
-  redis.call('SADD', bq(beeQueue, 'succeeded'), id)
+  -- Bee-Queue's succeeded set is also Conveyor's index of completed jobs (skey).
   redis.call('SREM', skey(queue, 'active'), id)
   redis.call('SADD', skey(queue, 'completed'), id)
   -- workerId '' (not HDEL): one write for the whole record.

@@ -11,7 +11,8 @@
                      `cancel` = 1 while a cancel of the active job is pending)
   all                zset id -> createdAt, every job (listing newest first)
   q:<queue>          zset id -> createdAt, the jobs of one queue
-  s:<queue>:<state>  set of ids per queue and state (counts)
+  s:<queue>:<state>  set of ids per queue and state (counts), except that waiting and active
+                     share s:<queue>:pending and completed is Bee-Queue's succeeded set (skey)
   queues             set of queue names
   expiring           zset id -> expiresAt (finished jobs with a TTL): the record is gone once
                      expiresAt has passed (every read checks it) and is deleted with its index
@@ -29,8 +30,15 @@ local NOW = tonumber(NOW_S)
 local TERMINAL = { completed = true, failed = true, cancelled = true }
 
 local function jkey(id) return CV .. 'j:' .. id end
-local function skey(queue, state) return CV .. 's:' .. queue .. ':' .. state end
 local function bq(queue, name) return BQ .. queue .. ':' .. name end
+-- The set that indexes a state (counts, purge). Waiting and active share `pending`, so a claim
+-- moves nothing (counts split them with Bee-Queue's active list); completed is Bee-Queue's own
+-- succeeded set, which the finish fills anyway.
+local function skey(queue, state)
+  if state == 'waiting' or state == 'active' then return CV .. 's:' .. queue .. ':pending' end
+  if state == 'completed' then return bq(queue, 'succeeded') end
+  return CV .. 's:' .. queue .. ':' .. state
+end
 local function str(s) return cjson.encode(s) end
 
 -- One lifecycle event, in Bee-Queue's message shape ({ id, event, data }) on the queue's own
@@ -55,12 +63,18 @@ local function errorMessage(errorJson)
   return '""'
 end
 
+-- Moves a job between the per-state sets (when its state changes set).
+local function reindex(id, queue, from, to)
+  local set = skey(queue, to)
+  if not from or skey(queue, from) ~= set then
+    if from then redis.call('SREM', skey(queue, from), id) end
+    redis.call('SADD', set, id)
+  end
+end
+
 -- Moves a job between the per-state sets and stores its state.
 local function move(id, queue, from, to)
-  if from ~= to then
-    if from then redis.call('SREM', skey(queue, from), id) end
-    redis.call('SADD', skey(queue, to), id)
-  end
+  reindex(id, queue, from, to)
   redis.call('HSET', jkey(id), 'state', to)
 end
 
