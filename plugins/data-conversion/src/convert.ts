@@ -289,7 +289,9 @@ export function convertTask(options: ConvertTaskOptions): Task<ConvertInputType,
       ctx.signal.throwIfAborted();
 
       const instance = await ctx.resource(options.duckdb);
-      const endTurn = await takeTurn(instance, ctx.signal);
+      const endTurn = await takeTurn(instance, ctx.signal, () => {
+        void ctx.progress(0, undefined, "waiting for this worker's other conversion to finish");
+      });
       const connection = await instance.connect().catch((error: unknown) => {
         endTurn();
         throw error;

@@ -6,8 +6,8 @@ describe("takeTurn", () => {
     const key = {};
     const order: string[] = [];
     const never = new AbortController().signal;
-    const first = await takeTurn(key, never);
-    const second = takeTurn(key, never).then((release) => {
+    const first = await takeTurn(key, never, () => order.push("first waits"));
+    const second = takeTurn(key, never, () => order.push("second waits")).then((release) => {
       order.push("second");
       release();
     });
@@ -19,10 +19,14 @@ describe("takeTurn", () => {
     order.push("other key");
     other();
     await Promise.resolve();
-    expect(order).toEqual(["other key"]);
+    expect(order).toEqual(["second waits", "other key"]);
+    first();
     first();
     await Promise.all([second, third]);
-    expect(order).toEqual(["other key", "second", "third"]);
+    expect(order).toEqual(["second waits", "other key", "second", "third"]);
+    let waited = false;
+    (await takeTurn(key, never, () => (waited = true)))();
+    expect(waited).toBe(false);
   });
 
   it("leaves the line when its signal aborts while waiting, and later turns no longer wait for it", async () => {
