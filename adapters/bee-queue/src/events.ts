@@ -1,6 +1,6 @@
 import type { JobEventListener } from "@conveyor/core";
 import type { RedisClient } from "redis";
-import { toEvent } from "./record.js";
+import { toEvents } from "./record.js";
 
 interface Subscription {
   readonly listener: JobEventListener;
@@ -47,15 +47,15 @@ export class Subscriber {
       client.on("pmessage", (_pattern: string, channel: string, message: string) => {
         if (this.subscriptions.size === 0) return;
         const queue = channel.slice(this.bq.length, -SUFFIX.length);
-        const event = toEvent(queue, message);
-        if (event === undefined) return;
-        for (const s of this.subscriptions) {
-          if (s.queue !== undefined && s.queue !== event.queue) continue;
-          if (s.jobId !== undefined && s.jobId !== event.jobId) continue;
-          try {
-            s.listener(event);
-          } catch (error) {
-            this.onError(error);
+        for (const event of toEvents(queue, message)) {
+          for (const s of this.subscriptions) {
+            if (s.queue !== undefined && s.queue !== event.queue) continue;
+            if (s.jobId !== undefined && s.jobId !== event.jobId) continue;
+            try {
+              s.listener(event);
+            } catch (error) {
+              this.onError(error);
+            }
           }
         }
       });

@@ -39,7 +39,15 @@ interface BeeMessage {
   id?: unknown;
   event?: unknown;
   data?: unknown;
-  conveyor?: { type: JobEventType; at: number; attempt?: number; error?: JobEvent["error"]; runAt?: number };
+  conveyor?: {
+    type: JobEventType;
+    at: number;
+    attempt?: number;
+    error?: JobEvent["error"];
+    runAt?: number;
+    /** Several jobs with the same event (a bulk add's `added`). */
+    ids?: unknown;
+  };
 }
 
 /** Bee-Queue's own event names, as Conveyor calls them. */
@@ -51,23 +59,35 @@ const BEE_EVENTS: Readonly<Record<string, JobEventType>> = {
 };
 
 /**
- * The Conveyor event in a message of the Bee-Queue channel of `queue`: the full event Conveyor
- * attached, or — for a message Bee-Queue itself sent (a job run by a plain Bee-Queue worker) —
- * the event it maps to, with what Bee-Queue tells (`succeeded` → completed with its result,
- * `failed` / `retrying` → an error with the message only, `progress` as given). `undefined` for
- * anything else.
+ * The Conveyor events in a message of the Bee-Queue channel of `queue`: the full event Conveyor
+ * attached (one per id when it names several, as a bulk add's `added` does), or — for a message
+ * Bee-Queue itself sent (a job run by a plain Bee-Queue worker) — the event it maps to, with what
+ * Bee-Queue tells (`succeeded` → completed with its result, `failed` / `retrying` → an error with
+ * the message only, `progress` as given). None for anything else.
  */
-export function toEvent(queue: string, text: string): JobEvent | undefined {
+export function toEvents(queue: string, text: string): JobEvent[] {
   let message: BeeMessage;
   try {
     message = JSON.parse(text) as BeeMessage;
   } catch {
-    return undefined;
+    return [];
   }
-  if (typeof message !== "object" || message === null || typeof message.id !== "string") return undefined;
+  if (typeof message !== "object" || message === null || typeof message.id !== "string") return [];
+  const { conveyor } = message;
+  if (conveyor && typeof conveyor === "object" && Array.isArray(conveyor.ids)) {
+    return conveyor.ids
+      .filter((id): id is string => typeof id === "string")
+      .map((jobId) => ({ type: conveyor.type, jobId, queue, at: conveyor.at }));
+  }
+  const event = toEvent(queue, message, message.id);
+  return event === undefined ? [] : [event];
+}
+
+/** The one event of a parsed message (see {@link toEvents}). */
+function toEvent(queue: string, message: BeeMessage, jobId: string): JobEvent | undefined {
   const conveyor = message.conveyor;
   if (conveyor && typeof conveyor === "object") {
-    const event: JobEvent = { type: conveyor.type, jobId: message.id, queue, at: conveyor.at };
+    const event: JobEvent = { type: conveyor.type, jobId, queue, at: conveyor.at };
     if (conveyor.attempt !== undefined) event.attempt = conveyor.attempt;
     if (conveyor.type === "completed") event.result = message.data;
     if (conveyor.type === "progress") event.progress = message.data as JobEvent["progress"];
@@ -77,7 +97,7 @@ export function toEvent(queue: string, text: string): JobEvent | undefined {
   }
   const type = typeof message.event === "string" ? BEE_EVENTS[message.event] : undefined;
   if (type === undefined) return undefined;
-  const event: JobEvent = { type, jobId: message.id, queue, at: Date.now() };
+  const event: JobEvent = { type, jobId, queue, at: Date.now() };
   if (type === "completed") event.result = message.data;
   else if (type === "progress") {
     const progress = message.data;

@@ -191,7 +191,7 @@ describe("bee-queue adapter", () => {
     }
   });
 
-  it("a bulk add of 1,200 jobs (one id twice) stores each once and they run first in, first out", async () => {
+  it("a bulk add of 1,200 jobs (one id twice) stores each once, tells the added ones a message per call, and they run first in, first out", async () => {
     const prefix = randomPrefix();
     const name = `${prefix}-bulk`;
     const queue = createBeeQueue({ url: redis.url, prefix, log: silentLogger });
@@ -217,11 +217,32 @@ describe("bee-queue adapter", () => {
         createdAt: now,
         maxAttempts: 1,
       }));
+      const added: string[] = [];
+      const unsubscribe = await queue.subscribe(
+        (event) => {
+          if (event.type === "added") added.push(event.jobId);
+        },
+        { queue: name },
+      );
+      const before = Number(
+        (await command<string>("INFO", "commandstats")).match(/cmdstat_publish:calls=(\d+)/)?.[1] ?? 0,
+      );
       const results = await queue.add([...jobs, { ...jobs[7]!, input: { n: -1 } }]);
+      const after = Number(
+        (await command<string>("INFO", "commandstats")).match(/cmdstat_publish:calls=(\d+)/)?.[1] ?? 0,
+      );
+      // One PUBLISH per script call (the adapter adds 500 jobs per call), not one per job.
+      expect(after - before).toBe(3);
+      await waitFor(() => added.length === 1_200, { timeoutMs: 5_000 });
+      expect(added).toEqual(jobs.map((job) => job.id));
+      await unsubscribe();
       expect(results.filter((r) => r.created)).toHaveLength(1_200);
       expect(results.at(-1)).toMatchObject({ created: false, job: { id: `${prefix}-7`, input: { n: 7 } } });
       expect(await queue.counts(name)).toMatchObject({ waiting: 1_200 });
       const worker = conveyor.worker({ concurrency: 1 });
+      // With no listener left, a worker is not sent every job's events.
+      await waitFor(async () => (await queue.counts(name)).completed > 0, { timeoutMs: 15_000 });
+      expect(await command<number>("PUBSUB", "NUMPAT")).toBe(0);
       await waitFor(async () => (await queue.counts(name)).completed === 1_200, { timeoutMs: 15_000 });
       await worker.close();
       expect(order).toEqual(jobs.map((_, n) => n));
@@ -249,7 +270,7 @@ describe("bee-queue adapter", () => {
     try {
       const job = await conveyor.enqueue(task, null);
       expect(await job.result({ timeoutMs: 5_000 })).toBe("done");
-      // Bee-Queue records the success just after Conveyor stored the result.
+      // The finish script records the success on Bee-Queue's side too.
       await waitFor(
         async () => (await command<number>("SISMEMBER", `${prefix}:${name}:succeeded`, job.id)) === 1,
         {
@@ -263,7 +284,8 @@ describe("bee-queue adapter", () => {
       expect(await command<number>("SISMEMBER", `${prefix}:${name}:succeeded`, job.id)).toBe(0);
       expect(await command<number>("HEXISTS", `${prefix}:${name}:jobs`, job.id)).toBe(0);
       expect(await command<number>("ZSCORE", `${prefix}:#conveyor:all`, job.id)).toBeNull();
-      expect(await command<number>("SISMEMBER", `${prefix}:#conveyor:s:${name}:completed`, job.id)).toBe(0);
+      expect(await command<number>("SISMEMBER", `${prefix}:#conveyor:s:${name}:pending`, job.id)).toBe(0);
+      expect(await command<number>("ZSCORE", `${prefix}:#conveyor:expiring`, job.id)).toBeNull();
       expect(await command<number>("EXISTS", `${prefix}:#conveyor:j:${job.id}`)).toBe(0);
     } finally {
       await worker.close();

@@ -26,6 +26,8 @@ local function gather(command, key, ...)
   for _, value in ipairs({ ... }) do batch.args[#batch.args + 1] = value end
 end
 
+-- The ids added per queue, for their `added` events (see below).
+local added, addedOrder = {}, {}
 local out = {}
 for i = 4, #ARGV, 11 do
   local id, queue, task = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -62,7 +64,12 @@ for i = 4, #ARGV, 11 do
       -- In order: one LPUSH of many ids leaves the first at the tail, where workers take from.
       gather('LPUSH', bq(queue, 'waiting'), id)
     end
-    publish(queue, id, 'added', nil, nil)
+    if not added[queue] then
+      added[queue] = {}
+      addedOrder[#addedOrder + 1] = queue
+    end
+    local ids = added[queue]
+    ids[#ids + 1] = id
     out[#out + 1] = 1
   end
 end
@@ -73,6 +80,16 @@ for _, batch in ipairs(order) do
   -- An even slice length keeps ZADD's score/member and HSET's field/value pairs together.
   for from = 1, #args, 1000 do
     redis.call(batch.command, batch.key, unpack(args, from, math.min(from + 999, #args)))
+  end
+end
+-- One `added` event per job, or per queue one message for all of a bulk add's jobs (the ids
+-- under `conveyor.ids`; `id` is the first): a PUBLISH per call, not per job.
+for _, queue in ipairs(addedOrder) do
+  local ids = added[queue]
+  if #ids == 1 then
+    publish(queue, ids[1], 'added', nil, nil)
+  else
+    publish(queue, ids[1], 'added', nil, ',"ids":' .. cjson.encode(ids))
   end
 end
 return out
