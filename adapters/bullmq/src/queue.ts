@@ -30,6 +30,7 @@ import {
   checkPersistence,
   clientOptions,
   closeClient,
+  coalesceWrites,
   toBackendError,
   watchConnection,
 } from "./connection.js";
@@ -286,6 +287,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     const client = given
       ? given.duplicate(role === "command" ? {} : { maxRetriesPerRequest: null })
       : new Redis(clientOptions(target!, role, settings.connectTimeoutMs));
+    if (role === "worker") coalesceWrites(client);
     own.push(client);
     watchConnection(client, role, masked, log);
     return client;
