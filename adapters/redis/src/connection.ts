@@ -1,15 +1,17 @@
 import type { EventEmitter } from "node:events";
 import {
-  BackendUnavailableError,
+  type BackendUnavailableError,
   ClosedError,
   consoleLogger,
-  isConveyorError,
   type Logger,
   maskUrlsIn,
 } from "@conveyor/core";
+import { backoffMs, toBackendError as kitBackendError, warnAboutPersistence } from "@conveyor/redis-kit";
 import { createClient, createCluster, createSentinel, type RedisClientConnectionType } from "@keyv/redis";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { RedisTarget } from "./url.js";
+
+export { backoffMs } from "@conveyor/redis-kit";
 
 /** What every factory of this package accepts to reach Redis. */
 export interface RedisConnectionOptions {
@@ -45,12 +47,6 @@ export interface Driver<C> {
   configGet(client: C, parameter: string): Promise<string | undefined>;
   /** Closes gracefully when connected, at once otherwise. */
   close(client: C): Promise<void>;
-}
-
-/** Reconnect after 50 ms, doubling up to 2 s, with jitter so a fleet does not reconnect in step. */
-export function backoffMs(attempt: number): number {
-  const base = Math.min(50 * 2 ** Math.max(0, attempt - 1), 2_000);
-  return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 
 const connectionName = (role: string) => `conveyor:${role}`;
@@ -205,82 +201,19 @@ export interface Lease<C> {
 
 /** Turns a client error into a `BackendUnavailableError` naming the masked URL; keeps Conveyor errors. */
 export function toBackendError(target: RedisTarget, cause: unknown): Error {
-  if (isConveyorError(cause)) return cause;
-  const reason = cause instanceof Error ? cause.message || cause.name : String(cause);
-  return new BackendUnavailableError(`Redis at ${target.masked}`, maskUrlsIn(reason.replace(/\.$/, "")), {
-    scope: "redis",
-    cause,
-    details: { url: target.masked },
-  });
+  return kitBackendError(target.masked, cause, "redis");
 }
-
-/** The Redis settings that decide whether data survives a restart and memory pressure. */
-export interface PersistenceSettings {
-  appendonly: string | undefined;
-  save: string | undefined;
-  maxmemoryPolicy: string | undefined;
-}
-
-/**
- * What is wrong with a server's persistence settings, as the startup check and `conveyor doctor`
- * report it: no persistence at all (`appendonly no` and no save points), or a `maxmemory-policy`
- * that evicts keys. Unknown values (CONFIG disabled) raise nothing.
- */
-export function persistenceProblems(
-  settings: PersistenceSettings,
-): { setting: "persistence" | "maxmemory-policy"; problem: string }[] {
-  const { appendonly, save, maxmemoryPolicy } = settings;
-  const problems: { setting: "persistence" | "maxmemory-policy"; problem: string }[] = [];
-  if (appendonly !== undefined && save !== undefined && appendonly !== "yes" && save.trim() === "") {
-    problems.push({
-      setting: "persistence",
-      problem:
-        "it has no persistence (appendonly no, no save points): everything in it is lost when it restarts. Turn on appendonly yes",
-    });
-  }
-  if (maxmemoryPolicy !== undefined && maxmemoryPolicy !== "noeviction") {
-    problems.push({
-      setting: "maxmemory-policy",
-      problem: `its maxmemory-policy is ${maxmemoryPolicy}: it may evict keys under memory pressure. Set maxmemory-policy noeviction`,
-    });
-  }
-  return problems;
-}
-
-const checkedServers = new Set<string>();
 
 /** Warns once per server when Redis would lose data on a restart or may evict keys. */
-async function checkPersistence<C>(driver: Driver<C>, client: C, target: RedisTarget, log: Logger) {
-  // Once per server, whatever the database, role or options in its URLs.
-  const server = `${target.mode} ${target.sentinelName ?? ""} ${target.nodes.map((n) => `${n.host}:${n.port}`).join(",")}`;
-  if (checkedServers.has(server)) return;
-  checkedServers.add(server);
-  let appendonly: string | undefined;
-  let save: string | undefined;
-  let policy: string | undefined;
-  try {
-    [appendonly, save, policy] = await Promise.all([
-      driver.configGet(client, "appendonly"),
-      driver.configGet(client, "save"),
-      driver.configGet(client, "maxmemory-policy"),
-    ]);
-  } catch (error) {
-    // Managed services often disable or rename CONFIG; the check is advice, not a requirement.
-    log.debug("[conveyor:redis] could not read the Redis configuration; skipping the persistence check", {
-      url: target.masked,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return;
-  }
-  const problems = persistenceProblems({ appendonly, save, maxmemoryPolicy: policy }).map((p) => p.problem);
-  if (problems.length > 0) {
-    log.warn(`[conveyor:redis] Redis at ${target.masked}: ${problems.join("; ")}.`, {
-      url: target.masked,
-      appendonly,
-      save,
-      maxmemoryPolicy: policy,
-    });
-  }
+function checkPersistence<C>(driver: Driver<C>, client: C, target: RedisTarget, log: Logger): Promise<void> {
+  return warnAboutPersistence({
+    // Once per server, whatever the database, role or options in its URLs.
+    server: `${target.mode} ${target.sentinelName ?? ""} ${target.nodes.map((n) => `${n.host}:${n.port}`).join(",")}`,
+    masked: target.masked,
+    scope: "redis",
+    log,
+    configGet: (parameter) => driver.configGet(client, parameter),
+  });
 }
 
 class Pooled<C> {

@@ -1,6 +1,7 @@
 import type { DiagnoseContext, Diagnosis, DiagnosticCheck } from "@conveyor/core";
 import { maskUrlsIn } from "@conveyor/core";
-import { ioredisDriver, persistenceProblems } from "./connection.js";
+import { persistenceProblems } from "@conveyor/redis-kit";
+import { ioredisDriver } from "./connection.js";
 import { parseRedisUrl } from "./url.js";
 
 const messageOf = (error: unknown) => maskUrlsIn(error instanceof Error ? error.message : String(error));

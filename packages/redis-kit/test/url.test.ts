@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseRedisUrl } from "../src/url.js";
+import { parseRedisUrl, positiveParam } from "../src/index.js";
 
 describe("parseRedisUrl", () => {
   it("reads host, port, credentials, database and TLS", () => {
@@ -57,7 +57,9 @@ describe("parseRedisUrl", () => {
   });
 
   it("hands the adapter its own options and keeps them out of the connection key", () => {
-    const { target, params } = parseRedisUrl("redis://h:1/0?namespace=a&connectTimeoutMs=250", ["namespace"]);
+    const { target, params } = parseRedisUrl("redis://h:1/0?namespace=a&connectTimeoutMs=250", {
+      adapterParams: ["namespace"],
+    });
     expect(params.get("namespace")).toBe("a");
     expect(target.connectTimeoutMs).toBe(250);
     expect(target.url).toBe("redis://h:1/0?connectTimeoutMs=250");
@@ -78,5 +80,51 @@ describe("parseRedisUrl", () => {
 
   it("never shows the password in an error", () => {
     expect(() => parseRedisUrl("redis://:secret@h/0?typo=1")).not.toThrow(/secret/);
+  });
+});
+
+describe("parseRedisUrl for an adapter with its own scheme", () => {
+  const bullmq = { scheme: "bullmq", name: "BullMQ", scope: "bullmq", adapterParams: ["prefix"] };
+
+  it("reads <scheme>+redis://, <scheme>+rediss:// and plain redis://", () => {
+    expect(parseRedisUrl("bullmq+rediss://:pw@h:6380/3?prefix=app", bullmq)).toMatchObject({
+      target: { host: "h", port: 6380, db: 3, tls: true, password: "pw" },
+    });
+    expect(parseRedisUrl("bullmq+rediss://h?prefix=app", bullmq).params.get("prefix")).toBe("app");
+    expect(parseRedisUrl("redis://h", bullmq).target).toMatchObject({ host: "h", port: 6379, tls: false });
+  });
+
+  it("names the adapter and its scheme in its errors, with its scope", () => {
+    expect(() => parseRedisUrl("bee-queue+redis://h", bullmq)).toThrow(
+      /is not a BullMQ URL\. Use bullmq\+redis:\/\/host:6379\/0, or bullmq\+rediss:\/\/ for TLS/,
+    );
+    expect(() => parseRedisUrl("bullmq+redis://h?prefx=a", bullmq)).toThrow(
+      /unknown option "prefx" in the BullMQ URL/,
+    );
+    expect(() => parseRedisUrl("bullmq+redis://h/x", bullmq)).toThrow(/^\[conveyor:bullmq\] the path of/);
+  });
+
+  it("refuses Sentinel and Cluster for a single-server adapter, saying why and what to do", () => {
+    const single = { ...bullmq, singleServer: "Point it at the primary." };
+    for (const query of ["sentinels=a:26379", "cluster=true", "nodes=a:1", "name=m", "sentinelPassword=x"]) {
+      expect(() => parseRedisUrl(`bullmq+redis://h?${query}`, single)).toThrow(
+        /talks to a single Redis server \(no Sentinel, no Cluster\)\. Point it at the primary\./,
+      );
+    }
+    expect(() => parseRedisUrl("bullmq+redis://h?typo=1", single)).toThrow(
+      /Accepted: connectTimeoutMs, prefix\./,
+    );
+  });
+});
+
+describe("positiveParam", () => {
+  it("reads a positive number, undefined when absent, and refuses anything else", () => {
+    const params = new URLSearchParams("a=5&b=0&c=x&d=");
+    expect(positiveParam(params, "a", "redis://h")).toBe(5);
+    expect(positiveParam(params, "missing", "redis://h")).toBeUndefined();
+    for (const key of ["b", "c", "d"]) {
+      expect(() => positiveParam(params, key, "redis://:secret@h")).toThrow(/must be a positive number/);
+      expect(() => positiveParam(params, key, "redis://:secret@h")).not.toThrow(/secret/);
+    }
   });
 });
