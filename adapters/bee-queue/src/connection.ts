@@ -1,12 +1,9 @@
-import { BackendUnavailableError, isConveyorError, type Logger, maskUrlsIn } from "@conveyor/core";
+import { type Logger, maskUrlsIn } from "@conveyor/core";
+import { backoffMs, toBackendError as kitBackendError, warnAboutPersistence } from "@conveyor/redis-kit";
 import { type ClientOpts, createClient, type RedisClient } from "redis";
 import type { BeeRedisTarget } from "./url.js";
 
-/** Reconnect after 50 ms, doubling up to 2 s, with jitter so a fleet does not reconnect in step. */
-export function backoffMs(attempt: number): number {
-  const base = Math.min(50 * 2 ** Math.max(0, attempt - 1), 2_000);
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
+export { backoffMs } from "@conveyor/redis-kit";
 
 /**
  * The `redis` v3 client options Bee-Queue's connections are made with: reconnect forever with
@@ -29,13 +26,7 @@ export function clientOptions(target: BeeRedisTarget): ClientOpts {
 
 /** Turns a client error into a `BackendUnavailableError` naming the masked URL; keeps Conveyor errors. */
 export function toBackendError(target: BeeRedisTarget, cause: unknown): Error {
-  if (isConveyorError(cause)) return cause;
-  const reason = cause instanceof Error ? cause.message || cause.name : String(cause);
-  return new BackendUnavailableError(`Redis at ${target.masked}`, maskUrlsIn(reason.replace(/\.$/, "")), {
-    scope: "bee-queue",
-    cause,
-    details: { url: target.masked },
-  });
+  return kitBackendError(target.masked, cause, "bee-queue");
 }
 
 /** Calls a `redis` v3 client method in callback style and returns a promise. */
@@ -45,47 +36,16 @@ export function call<T>(run: (done: (error: Error | null, reply: T) => void) => 
   });
 }
 
-const checkedServers = new Set<string>();
-
 /** Warns once per server and process when Redis would lose jobs on a restart or may evict keys. */
-async function checkPersistence(client: RedisClient, target: BeeRedisTarget, log: Logger): Promise<void> {
-  const server = `${target.host}:${target.port}`;
-  if (checkedServers.has(server)) return;
-  checkedServers.add(server);
-  const get = (name: string) =>
-    call<string[]>((done) => client.config("GET", name, done as never)).then((reply) => reply?.[1]);
-  let appendonly: string | undefined;
-  let save: string | undefined;
-  let policy: string | undefined;
-  try {
-    [appendonly, save, policy] = await Promise.all([get("appendonly"), get("save"), get("maxmemory-policy")]);
-  } catch (error) {
-    // Managed services often disable or rename CONFIG; the check is advice, not a requirement.
-    log.debug("[conveyor:bee-queue] could not read the Redis configuration; skipping the persistence check", {
-      url: target.masked,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return;
-  }
-  const problems: string[] = [];
-  if (appendonly !== undefined && save !== undefined && appendonly !== "yes" && save.trim() === "") {
-    problems.push(
-      "it has no persistence (appendonly no, no save points): every job in it is lost when it restarts. Turn on appendonly yes",
-    );
-  }
-  if (policy !== undefined && policy !== "noeviction") {
-    problems.push(
-      `its maxmemory-policy is ${policy}: it may evict job keys under memory pressure. Set maxmemory-policy noeviction`,
-    );
-  }
-  if (problems.length > 0) {
-    log.warn(`[conveyor:bee-queue] Redis at ${target.masked}: ${problems.join("; ")}.`, {
-      url: target.masked,
-      appendonly,
-      save,
-      maxmemoryPolicy: policy,
-    });
-  }
+function checkPersistence(client: RedisClient, target: BeeRedisTarget, log: Logger): Promise<void> {
+  return warnAboutPersistence({
+    server: `${target.host}:${target.port}`,
+    masked: target.masked,
+    scope: "bee-queue",
+    log,
+    configGet: (parameter) =>
+      call<string[]>((done) => client.config("GET", parameter, done as never)).then((reply) => reply?.[1]),
+  });
 }
 
 /**

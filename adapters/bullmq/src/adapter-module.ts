@@ -19,11 +19,11 @@ import { parseBullmqUrl, positiveParam } from "./url.js";
  */
 export const conveyorAdapter: AdapterModule = {
   createQueue({ url }) {
-    const { params } = parseBullmqUrl(url);
-    const options: BullmqQueueOptions = { url };
+    const { target, params } = parseBullmqUrl(url);
+    const options: BullmqQueueOptions = { url, connectTimeoutMs: target.connectTimeoutMs };
     const prefix = params.get("prefix");
     if (prefix !== null) options.prefix = prefix;
-    for (const name of ["maxEvents", "stalledIntervalMs", "maxStalledCount", "connectTimeoutMs"] as const) {
+    for (const name of ["maxEvents", "stalledIntervalMs", "maxStalledCount"] as const) {
       const value = positiveParam(params, name, url);
       if (value !== undefined) options[name] = value;
     }

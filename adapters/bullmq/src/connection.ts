@@ -1,12 +1,9 @@
-import { BackendUnavailableError, isConveyorError, type Logger, maskUrlsIn } from "@conveyor/core";
+import { type Logger, maskUrlsIn } from "@conveyor/core";
+import { backoffMs, toBackendError as kitBackendError, warnAboutPersistence } from "@conveyor/redis-kit";
 import { Redis, type RedisOptions } from "ioredis";
 import type { BullmqTarget } from "./url.js";
 
-/** Reconnect after 50 ms, doubling up to 2 s, with jitter so a fleet does not reconnect in step. */
-export function backoffMs(attempt: number): number {
-  const base = Math.min(50 * 2 ** Math.max(0, attempt - 1), 2_000);
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
+export { backoffMs } from "@conveyor/redis-kit";
 
 /**
  * The roles of this adapter's connections. `command` serves the BullMQ `Queue`s and the adapter's
@@ -39,67 +36,26 @@ export function clientOptions(target: BullmqTarget, role: Role, connectTimeoutMs
 
 /** Turns a client error into a `BackendUnavailableError` naming the masked URL; keeps Conveyor errors. */
 export function toBackendError(masked: string, cause: unknown): Error {
-  if (isConveyorError(cause)) return cause;
-  const reason = cause instanceof Error ? cause.message || cause.name : String(cause);
-  return new BackendUnavailableError(`Redis at ${masked}`, maskUrlsIn(reason.replace(/\.$/, "")), {
-    scope: "bullmq",
-    cause,
-    details: { url: masked },
-  });
+  return kitBackendError(masked, cause, "bullmq");
 }
-
-const checkedServers = new Set<string>();
 
 /**
  * Warns once per server and process when Redis would lose jobs on a restart (no AOF, no RDB save
  * points) or may evict keys (`maxmemory-policy` other than `noeviction`, which BullMQ requires).
  */
-export async function checkPersistence(client: Redis, server: string, masked: string, log: Logger) {
-  if (checkedServers.has(server)) return;
-  checkedServers.add(server);
-  const read = async (parameter: string) => {
-    const reply = (await client.config("GET", parameter)) as unknown;
-    return Array.isArray(reply) && typeof reply[1] === "string" ? reply[1] : undefined;
-  };
-  let appendonly: string | undefined;
-  let save: string | undefined;
-  let policy: string | undefined;
-  try {
-    [appendonly, save, policy] = await Promise.all([
-      read("appendonly"),
-      read("save"),
-      read("maxmemory-policy"),
-    ]);
-  } catch (error) {
-    // Managed services often disable or rename CONFIG; the check is advice, not a requirement.
-    log.debug("[conveyor:bullmq] could not read the Redis configuration; skipping the persistence check", {
-      url: masked,
-      error: error instanceof Error ? error.message : String(error),
-    });
-    return;
-  }
-  const problems: string[] = [];
-  if (appendonly !== undefined && save !== undefined && appendonly !== "yes" && save.trim() === "") {
-    problems.push(
-      "it has no persistence (appendonly no, no save points): every job is lost when it restarts. Turn on appendonly yes",
-    );
-  }
-  if (policy !== undefined && policy !== "noeviction") {
-    problems.push(
-      `its maxmemory-policy is ${policy}: it may evict job keys under memory pressure. Set maxmemory-policy noeviction`,
-    );
-  }
-  if (problems.length > 0) {
-    log.warn(`[conveyor:bullmq] Redis at ${masked}: ${problems.join("; ")}.`, {
-      url: masked,
-      appendonly,
-      save,
-      maxmemoryPolicy: policy,
-    });
-  }
+export function checkPersistence(client: Redis, server: string, masked: string, log: Logger): Promise<void> {
+  return warnAboutPersistence({
+    server,
+    masked,
+    scope: "bullmq",
+    log,
+    configGet: async (parameter) => {
+      const reply = (await client.config("GET", parameter)) as unknown;
+      return Array.isArray(reply) && typeof reply[1] === "string" ? reply[1] : undefined;
+    },
+  });
 }
 
-// Captured at load: a test's fake timers must not hold the adapter's writes back.
 const afterThisTurn = globalThis.setImmediate;
 
 /**
