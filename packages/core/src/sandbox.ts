@@ -340,7 +340,7 @@ export class SandboxPool {
     else idle.push(sandbox);
   }
 
-  /** Drops a sandbox that ended. */
+  /** Drops a sandbox that ended. @internal */
   forget(sandbox: Sandbox): void {
     this.all.delete(sandbox);
     const idle = this.idle[sandbox.type];
