@@ -1,4 +1,5 @@
 import {
+  AbortableClaim,
   type ActiveJob,
   type Consumer,
   ConveyorError,
@@ -63,10 +64,7 @@ const json = (value: unknown): string => (value === undefined ? "" : (JSON.strin
 const time = (value: number | undefined): string | number => (value === undefined ? "" : Math.round(value));
 
 /** One claimed job as its handler sees it. */
-class Claim implements ActiveJob {
-  controller: AbortController | undefined;
-  abortReason: unknown;
-  listener: ((reason: unknown) => void) | undefined;
+class Claim extends AbortableClaim implements ActiveJob {
   /** Set when the claim ended without an outcome of ours: released by close, or lost. */
   ended: "released" | "lost" | undefined;
   /** The release script's call, awaited before Bee-Queue is told to requeue the job. */
@@ -77,27 +75,8 @@ class Claim implements ActiveJob {
     readonly record: JobRecord,
     private readonly consumer: BeeConsumer,
   ) {
+    super();
     this.attempt = String(record.attempt);
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
-  }
-
-  onAbort(listener: (reason: unknown) => void): void {
-    this.listener = listener;
-    if (this.abortReason !== undefined) listener(this.abortReason);
-  }
-
-  abort(reason: unknown): void {
-    if (this.abortReason !== undefined) return;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
-    this.listener?.(reason);
   }
 
   readonly progress = (progress: Progress): Promise<void> => this.consumer.progress(this, progress);

@@ -1,4 +1,5 @@
 import {
+  AbortableClaim,
   type ActiveJob,
   type Consumer,
   checkProgress,
@@ -44,10 +45,7 @@ class OutcomeError extends UnrecoverableError {
 }
 
 /** One claimed job as the core's handler sees it. */
-class Claim implements ActiveJob {
-  private controller: AbortController | undefined;
-  abortReason: unknown;
-  private listener: ((reason: unknown) => void) | undefined;
+class Claim extends AbortableClaim implements ActiveJob {
   /** Resolves when the consumer hands the job back (close without drain). */
   readonly released: Promise<"released">;
   release!: () => void;
@@ -59,32 +57,13 @@ class Claim implements ActiveJob {
     readonly token: string,
     private readonly consumer: BullmqConsumer,
   ) {
+    super();
     this.released = new Promise((resolve) => {
       this.release = () => {
         this.isReleased = true;
         resolve("released");
       };
     });
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
-  }
-
-  onAbort(listener: (reason: unknown) => void): void {
-    this.listener = listener;
-    if (this.abortReason !== undefined) listener(this.abortReason);
-  }
-
-  abort(reason: unknown): void {
-    if (this.abortReason !== undefined) return;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
-    this.listener?.(reason);
   }
 
   readonly progress = (progress: Progress): Promise<void> => this.consumer.progress(this, progress);

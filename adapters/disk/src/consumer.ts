@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  AbortableClaim,
   type ActiveJob,
   type Consumer,
   type ConveyorError,
@@ -40,10 +41,7 @@ function leaseLost(record: JobRecord): ConveyorError {
  * One claim held by a consumer, handed to the handler. A class so that the lazy `signal` getter
  * lives on one shared prototype: most handlers never abort, and this is per job.
  */
-class Held implements ActiveJob {
-  private controller: AbortController | undefined;
-  private reason: unknown;
-  private listener: ((reason: unknown) => void) | undefined;
+class Held extends AbortableClaim implements ActiveJob {
   /** The claim ended for this consumer: outcome persisted, job released, or lease lost. */
   done = false;
   /** Released by `close({ drain: false })`: the handler's outcome is ignored and not counted. */
@@ -54,31 +52,12 @@ class Held implements ActiveJob {
   constructor(
     readonly claim: Claim,
     private readonly consumer: DiskConsumer,
-  ) {}
+  ) {
+    super();
+  }
 
   get record(): JobRecord {
     return this.claim.record;
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.reason !== undefined) this.controller.abort(this.reason);
-    }
-    return this.controller.signal;
-  }
-
-  onAbort(listener: (reason: unknown) => void): void {
-    this.listener = listener;
-    if (this.reason !== undefined) listener(this.reason);
-  }
-
-  /** Aborts the handler; the first reason wins, as with `AbortController`. */
-  abort(reason: unknown): void {
-    if (this.reason !== undefined) return;
-    this.reason = reason;
-    this.controller?.abort(reason);
-    this.listener?.(reason);
   }
 
   // An arrow property, so a handler may pass `job.progress` around unbound.

@@ -1,4 +1,5 @@
 import {
+  AbortableClaim,
   type ActiveJob,
   type Consumer,
   ConveyorError,
@@ -36,37 +37,15 @@ export interface ConsumerContext {
 const OUTCOME_TYPES = new Set(["completed", "failed", "retry", "postpone", "cancelled"]);
 
 /** One claimed job as its handler sees it. */
-class Claim implements ActiveJob {
-  controller: AbortController | undefined;
-  abortReason: unknown;
-  listener: ((reason: unknown) => void) | undefined;
+class Claim extends AbortableClaim implements ActiveJob {
   readonly attempt: string;
 
   constructor(
     readonly record: JobRecord,
     private readonly consumer: RedisConsumer,
   ) {
+    super();
     this.attempt = String(record.attempt);
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
-    }
-    return this.controller.signal;
-  }
-
-  onAbort(listener: (reason: unknown) => void): void {
-    this.listener = listener;
-    if (this.abortReason !== undefined) listener(this.abortReason);
-  }
-
-  abort(reason: unknown): void {
-    if (this.abortReason !== undefined) return;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
-    this.listener?.(reason);
   }
 
   readonly progress = (progress: Progress): Promise<void> => this.consumer.progress(this, progress);
