@@ -15,20 +15,11 @@ import { cpus } from "node:os";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startRedisServer } from "@conveyor/testing";
 import type { Redis } from "ioredis";
 import { type CallPair, callPairs, callsPerSecond } from "./adapters-kv.js";
 import { beeQueuePair, bullmqPair, type QueuePair, type QueueSide } from "./adapters-queues.js";
-import { adminClient, type RedisJobInput, type RedisRound } from "./redis-system.js";
-import {
-  canCollectGarbage,
-  collectGarbage,
-  formatMs,
-  formatRate,
-  markdownTable,
-  median,
-  percentile,
-} from "./stats.js";
+import { type RedisJobInput, startBenchRedis } from "./redis-system.js";
+import { canCollectGarbage, formatMs, formatRate, markdownTable, median, percentile } from "./stats.js";
 
 const USAGE = `Usage: pnpm bench:adapters -- [options]
 
@@ -170,21 +161,9 @@ class Samples {
 async function main(): Promise<void> {
   const options = readOptions();
   if (!canCollectGarbage()) console.error("bench: run with node --expose-gc (pnpm bench:adapters does).");
-  const redis = await startRedisServer();
-  const admin = adminClient({ url: redis.url, host: redis.host, port: redis.port, name: "" });
-  const redisVersion = /redis_version:(\S+)/.exec(await admin.info("server"))?.[1] ?? "?";
-  let serial = 0;
-  const round = (key: string): RedisRound => ({
-    url: redis.url,
-    host: redis.host,
-    port: redis.port,
-    name: `bench-${key}-${++serial}`,
-  });
-  // Our own server: each measurement starts empty, so none pays for another's keys.
-  const reset = async () => {
-    await admin.flushall();
-    await collectGarbage();
-  };
+  const bench = await startBenchRedis();
+  const { admin, round, reset } = bench;
+  const redisVersion = bench.version;
   const latencyJobs = options.rate * options.latencySeconds;
   const inputs: RedisJobInput[] = Array.from(
     { length: Math.max(options.jobs, options.oneByOne, latencyJobs) },
@@ -234,7 +213,8 @@ async function main(): Promise<void> {
 
   const measureCalls = async (pair: CallPair, side: "bare" | "ours", r: number) => {
     await reset();
-    const opened = await pair[side].open(redis.url, `bench:${pair.key}:${++serial}:`);
+    const target = round(pair.key);
+    const opened = await pair[side].open(target.url, `${target.name}:`);
     try {
       const rate = await callsPerSecond(options.ops, options.inFlight, opened.call);
       samples.add(`${pair.key}/${side}/ops`, rate);
@@ -261,7 +241,7 @@ async function main(): Promise<void> {
     }
     for (const pair of options.callPairs) {
       for (const side of options.sides) {
-        const opened = await pair[side].open(redis.url, "bench:warmup:");
+        const opened = await pair[side].open(round("warmup").url, "bench:warmup:");
         await callsPerSecond(Math.min(5_000, options.ops), options.inFlight, opened.call);
         await opened.close();
         await reset();
@@ -286,8 +266,7 @@ async function main(): Promise<void> {
       log(`bench: wrote ${options.out}`);
     }
   } finally {
-    admin.disconnect();
-    await redis.stop();
+    await bench.stop();
   }
 }
 

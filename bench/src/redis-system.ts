@@ -1,5 +1,7 @@
 /** What every queue of the Redis benchmark implements (see redis.ts), and helpers they share. */
+import { startRedisServer } from "@conveyor/testing";
 import { Redis } from "ioredis";
+import { collectGarbage } from "./stats.js";
 
 /** The input of every job: its index, which latency runs use to match timestamps. */
 export interface RedisJobInput {
@@ -166,4 +168,44 @@ export class Seen {
 /** A plain ioredis client for the round's own calls (not one of the system's connections). */
 export function adminClient(round: RedisRound): Redis {
   return new Redis({ host: round.host, port: round.port, lazyConnect: false, maxRetriesPerRequest: 3 });
+}
+
+/** The one ephemeral redis-server of a benchmark run, with what every measurement needs of it. */
+export interface BenchRedis {
+  /** A client for INFO and FLUSHALL on it. */
+  readonly admin: Redis;
+  /** `redis_version` from INFO server. */
+  readonly version: string;
+  /** A fresh round on the server, its keys under a name no other round used. */
+  round(key: string): RedisRound;
+  /** Empties the server (our own: each measurement starts empty, so none pays for another's keys) and collects garbage. */
+  reset(): Promise<void>;
+  /** Disconnects and stops the server. */
+  stop(): Promise<void>;
+}
+
+/** Starts the run's redis-server (see {@link BenchRedis}). */
+export async function startBenchRedis(): Promise<BenchRedis> {
+  const redis = await startRedisServer();
+  const admin = adminClient({ url: redis.url, host: redis.host, port: redis.port, name: "" });
+  const version = /redis_version:(\S+)/.exec(await admin.info("server"))?.[1] ?? "?";
+  let serial = 0;
+  return {
+    admin,
+    version,
+    round: (key) => ({
+      url: redis.url,
+      host: redis.host,
+      port: redis.port,
+      name: `bench-${key}-${++serial}`,
+    }),
+    async reset() {
+      await admin.flushall();
+      await collectGarbage();
+    },
+    async stop() {
+      admin.disconnect();
+      await redis.stop();
+    },
+  };
 }

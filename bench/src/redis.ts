@@ -14,18 +14,9 @@ import { cpus } from "node:os";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startRedisServer } from "@conveyor/testing";
 import type { Redis } from "ioredis";
-import { adminClient, type RedisBenchSystem, type RedisJobInput, type RedisRound } from "./redis-system.js";
-import {
-  canCollectGarbage,
-  collectGarbage,
-  formatMs,
-  formatRate,
-  markdownTable,
-  median,
-  percentile,
-} from "./stats.js";
+import { type RedisBenchSystem, type RedisJobInput, startBenchRedis } from "./redis-system.js";
+import { canCollectGarbage, formatMs, formatRate, markdownTable, median, percentile } from "./stats.js";
 
 const USAGE = `Usage: pnpm bench:redis -- [options]
 
@@ -141,20 +132,9 @@ interface Latency {
 async function main(): Promise<void> {
   const options = await readOptions();
   if (!canCollectGarbage()) console.error("bench: run with node --expose-gc (pnpm bench:redis does).");
-  const redis = await startRedisServer();
-  const admin = adminClient({ url: redis.url, host: redis.host, port: redis.port, name: "" });
-  let serial = 0;
-  const round = (key: string): RedisRound => ({
-    url: redis.url,
-    host: redis.host,
-    port: redis.port,
-    name: `bench-${key}-${++serial}`,
-  });
-  // Our own server: each run starts empty, so no run pays for another's keys.
-  const reset = async () => {
-    await admin.flushall();
-    await collectGarbage();
-  };
+  const bench = await startBenchRedis();
+  const { admin, round, reset } = bench;
+  const redisVersion = bench.version;
   const inputs: RedisJobInput[] = Array.from(
     {
       length: Math.max(options.jobs, options.warmup, ...options.rates.map((r) => r * options.latencySeconds)),
@@ -162,7 +142,6 @@ async function main(): Promise<void> {
     (_, i) => ({ i }),
   );
   const began = performance.now();
-  const redisVersion = /redis_version:(\S+)/.exec(await admin.info("server"))?.[1] ?? "?";
 
   try {
     for (const { system } of options.systems) {
@@ -248,8 +227,7 @@ async function main(): Promise<void> {
       console.error(`bench: wrote ${options.out}`);
     }
   } finally {
-    admin.disconnect();
-    await redis.stop();
+    await bench.stop();
   }
 }
 
