@@ -1,15 +1,3 @@
-/**
- * The Redis adapters against the bare libraries they wrap, side by side, in one process, one run
- * and against one ephemeral redis-server: bare BullMQ vs Conveyor on `@conveyor/bullmq`, bare
- * Bee-Queue vs Conveyor on `@conveyor/bee-queue`, bare ioredis GET/SET vs `@conveyor/redis`'s
- * cache, bare rate-limiter-flexible vs `@conveyor/redis`'s limiter. Rounds are interleaved (the
- * side that goes first alternates) and every ratio is the median of per-round ratios. See
- * docs/guide/benchmarks.md.
- *
- *   pnpm build && pnpm bench:adapters          # ≈ 5–8 minutes, writes bench/results/adapters.md
- *   pnpm bench:adapters -- --quick             # a smoke run, ≈ 1 minute, writes nothing
- */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname } from "node:path";
@@ -19,7 +7,15 @@ import type { Redis } from "ioredis";
 import { type CallPair, callPairs, callsPerSecond } from "./adapters-kv.js";
 import { beeQueuePair, bullmqPair, type QueuePair, type QueueSide } from "./adapters-queues.js";
 import { type RedisJobInput, startBenchRedis } from "./redis-system.js";
-import { canCollectGarbage, formatMs, formatRate, markdownTable, median, percentile } from "./stats.js";
+import {
+  canCollectGarbage,
+  formatMs,
+  formatRate,
+  markdownTable,
+  median,
+  percentile,
+  sourceRevision,
+} from "./stats.js";
 
 const USAGE = `Usage: pnpm bench:adapters -- [options]
 
@@ -106,26 +102,6 @@ function readOptions() {
   };
 }
 type Options = ReturnType<typeof readOptions>;
-
-function sourceRevision(): string {
-  const git = (...args: string[]) =>
-    execFileSync("git", args, {
-      cwd: fileURLToPath(new URL("../..", import.meta.url)),
-      encoding: "utf8",
-    }).trim();
-  try {
-    const head = git("rev-parse", "--short", "HEAD");
-    const paths = [
-      "packages/core/src",
-      "adapters/bullmq/src",
-      "adapters/bee-queue/src",
-      "adapters/redis/src",
-    ];
-    return git("status", "--porcelain", "--", ...paths) !== "" ? `${head} plus uncommitted changes` : head;
-  } catch {
-    return "an unknown revision";
-  }
-}
 
 /** Calls Redis has run since it started, every command (scripts' own calls included). */
 async function commandCount(admin: Redis): Promise<number> {
@@ -343,7 +319,7 @@ function report(options: Options, samples: Samples, elapsedS: number, redisVersi
     "",
     `Run on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ` +
       `${process.platform}/${process.arch}, redis-server ${redisVersion} (one ephemeral server, no persistence); ` +
-      `${elapsedS.toFixed(0)} s in all; sources at ${sourceRevision()}.`,
+      `${elapsedS.toFixed(0)} s in all; sources at ${sourceRevision(["packages/core/src", "adapters/bullmq/src", "adapters/bee-queue/src", "adapters/redis/src"])}.`,
     `Command: \`pnpm bench:adapters${args.length > 0 ? ` -- ${args.join(" ")}` : ""}\``,
     "",
     "**bare** is the library with its defaults (BullMQ `Queue`/`Worker`, Bee-Queue, ioredis `GET`/`SET` with JSON " +

@@ -1,11 +1,3 @@
-/**
- * Conveyor core + @conveyor/memory against a bare in-process queue (fastq), in one process and
- * one run, rounds interleaved. See docs/guide/benchmarks.md.
- *
- *   pnpm build && pnpm bench                       # the full run, writes bench/results/memory.md
- *   pnpm bench -- --jobs 20000 --rounds 1 --concurrency 64 --print-only
- */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname } from "node:path";
@@ -19,6 +11,7 @@ import {
   markdownTable,
   median,
   percentile,
+  sourceRevision,
 } from "./stats.js";
 import type { BenchSystem, LatencyRun, Observe } from "./system.js";
 
@@ -98,22 +91,6 @@ async function readOptions() {
     systems,
     out: values["print-only"] ? undefined : values.out,
   };
-}
-
-/** The commit the measured packages come from, and whether their sources differ from it. */
-function sourceRevision(): string {
-  const git = (...args: string[]) =>
-    execFileSync("git", args, {
-      cwd: fileURLToPath(new URL("../..", import.meta.url)),
-      encoding: "utf8",
-    }).trim();
-  try {
-    const head = git("rev-parse", "--short", "HEAD");
-    const dirty = git("status", "--porcelain", "--", "packages/core/src", "adapters/memory/src") !== "";
-    return dirty ? `${head} plus uncommitted changes in core or memory` : head;
-  } catch {
-    return "an unknown revision";
-  }
 }
 
 /** Per system and scenario, one entry per round. */
@@ -311,7 +288,7 @@ async function main(): Promise<void> {
     "# Benchmark: core + @conveyor/memory vs fastq",
     "",
     `Run on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ` +
-      `${process.platform}/${process.arch}; ${elapsedS.toFixed(0)} s in all; sources at ${sourceRevision()}.`,
+      `${process.platform}/${process.arch}; ${elapsedS.toFixed(0)} s in all; sources at ${sourceRevision(["packages/core/src", "adapters/memory/src"])}.`,
     `Command: \`pnpm bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\``,
     "",
     settings,

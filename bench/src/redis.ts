@@ -1,14 +1,3 @@
-/**
- * Queues on Redis side by side, in one process, one run and against one ephemeral redis-server
- * (no persistence, as PERF.md measured): Conveyor with the raw Redis queue, bare BullMQ, bare
- * Bee-Queue, and a minimal unreliable reference (LPUSH + BLMOVE + LREM on ioredis) that marks the
- * ceiling. Rounds are interleaved and every ratio is taken within a round. See
- * docs/guide/benchmarks.md.
- *
- *   pnpm build && pnpm bench:redis                  # the full run, writes bench/results/redis.md
- *   pnpm bench:redis -- --jobs 10000 --rounds 1 --print-only
- */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname } from "node:path";
@@ -16,7 +5,15 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Redis } from "ioredis";
 import { type RedisBenchSystem, type RedisJobInput, startBenchRedis } from "./redis-system.js";
-import { canCollectGarbage, formatMs, formatRate, markdownTable, median, percentile } from "./stats.js";
+import {
+  canCollectGarbage,
+  formatMs,
+  formatRate,
+  markdownTable,
+  median,
+  percentile,
+  sourceRevision,
+} from "./stats.js";
 
 const USAGE = `Usage: pnpm bench:redis -- [options]
 
@@ -92,23 +89,6 @@ async function readOptions() {
     systems,
     out: values["print-only"] ? undefined : values.out,
   };
-}
-
-function sourceRevision(): string {
-  const git = (...args: string[]) =>
-    execFileSync("git", args, {
-      cwd: fileURLToPath(new URL("../..", import.meta.url)),
-      encoding: "utf8",
-    }).trim();
-  try {
-    const head = git("rev-parse", "--short", "HEAD");
-    const paths = ["packages/core/src", "adapters/redis/src"];
-    return git("status", "--porcelain", "--", ...paths) !== ""
-      ? `${head} plus uncommitted changes in core or redis`
-      : head;
-  } catch {
-    return "an unknown revision";
-  }
 }
 
 /** used_cpu_user + used_cpu_sys of the server, in µs. */
@@ -349,7 +329,7 @@ function report(
     "# Benchmark: queues on Redis",
     "",
     `Run on ${new Date().toISOString().slice(0, 10)}: Node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? "unknown CPU"}, ` +
-      `${process.platform}/${process.arch}, redis-server ${redisVersion} (one ephemeral server, no persistence); ${elapsedS.toFixed(0)} s in all; sources at ${sourceRevision()}.`,
+      `${process.platform}/${process.arch}, redis-server ${redisVersion} (one ephemeral server, no persistence); ${elapsedS.toFixed(0)} s in all; sources at ${sourceRevision(["packages/core/src", "adapters/redis/src"])}.`,
     `Command: \`pnpm bench:redis${args.length > 0 ? ` -- ${args.join(" ")}` : ""}\``,
     "",
     `Systems: **Conveyor redis** is the whole platform (core runtime, \`createRedisQueue\`, a no-op task); ` +

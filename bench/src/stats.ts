@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 /** Small helpers shared by the benchmarks: medians, percentiles, formatting, GC. */
 
 /** The median of `values` (mean of the middle two for an even count); NaN when empty. */
@@ -60,4 +62,23 @@ export function markdownTable(
   const line = (cells: readonly string[]) => `| ${cells.map(pad).join(" | ")} |`;
   const rule = widths.map((w, i) => (align[i] === "right" ? `${"-".repeat(w - 1)}:` : "-".repeat(w)));
   return [line(header), `| ${rule.join(" | ")} |`, ...rows.map(line)];
+}
+
+/**
+ * The commit the measured packages come from (short hash), and whether the sources under `paths`
+ * (relative to the repo root) differ from it; "an unknown revision" outside a git checkout.
+ */
+export function sourceRevision(paths: readonly string[]): string {
+  const git = (...args: string[]) =>
+    execFileSync("git", args, {
+      cwd: fileURLToPath(new URL("../..", import.meta.url)),
+      encoding: "utf8",
+    }).trim();
+  try {
+    const head = git("rev-parse", "--short", "HEAD");
+    const dirty = git("status", "--porcelain", "--", ...paths) !== "";
+    return dirty ? `${head} plus uncommitted changes in ${paths.join(", ")}` : head;
+  } catch {
+    return "an unknown revision";
+  }
 }
