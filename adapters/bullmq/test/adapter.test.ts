@@ -15,6 +15,10 @@ afterAll(async () => {
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** The adapter on the test's redis-server, quiet. */
+const ourQueue = (prefix: string) =>
+  createBullmqQueue({ url: `bullmq+${redis.url}`, prefix, log: silent, checkPersistence: false });
+
 function newJob(prefix: string, overrides: Partial<NewJob> = {}): NewJob {
   const now = Date.now();
   return {
@@ -33,12 +37,7 @@ function newJob(prefix: string, overrides: Partial<NewJob> = {}): NewJob {
 describe("the BullMQ adapter", () => {
   it("stores real BullMQ jobs: BullMQ's own Queue sees them with the task as name and the input in data", async () => {
     const prefix = randomPrefix();
-    const queue = createBullmqQueue({
-      url: `bullmq+${redis.url}`,
-      prefix,
-      log: silent,
-      checkPersistence: false,
-    });
+    const queue = ourQueue(prefix);
     const bull = new Queue(`${prefix}-q`, { connection: { host: redis.host, port: redis.port }, prefix });
     try {
       const job = newJob(prefix, { priority: 5 });
@@ -57,12 +56,7 @@ describe("the BullMQ adapter", () => {
 
   it("refuses ids and queue names BullMQ cannot hold and priorities outside its range, adding nothing", async () => {
     const prefix = randomPrefix();
-    const queue = createBullmqQueue({
-      url: `bullmq+${redis.url}`,
-      prefix,
-      log: silent,
-      checkPersistence: false,
-    });
+    const queue = ourQueue(prefix);
     try {
       for (const bad of [
         { id: "42" },
@@ -91,12 +85,7 @@ describe("the BullMQ adapter", () => {
 
   it("a consumer of two queues runs at most `concurrency` handlers and claims at most one job per queue beyond them", async () => {
     const prefix = randomPrefix();
-    const queue = createBullmqQueue({
-      url: `bullmq+${redis.url}`,
-      prefix,
-      log: silent,
-      checkPersistence: false,
-    });
+    const queue = ourQueue(prefix);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -153,12 +142,7 @@ describe("the BullMQ adapter", () => {
 
   it("an id another queue holds adds nothing to the second queue and leaves no placeholder behind", async () => {
     const prefix = randomPrefix();
-    const queue = createBullmqQueue({
-      url: `bullmq+${redis.url}`,
-      prefix,
-      log: silent,
-      checkPersistence: false,
-    });
+    const queue = ourQueue(prefix);
     const other = `${prefix}-other`;
     const bull = new Queue(other, { connection: { host: redis.host, port: redis.port }, prefix });
     const client = new Redis({ host: redis.host, port: redis.port });
@@ -189,12 +173,7 @@ describe("the BullMQ adapter", () => {
 
   it("an id whose job expired starts a new job, even before the expired one is swept", async () => {
     const prefix = randomPrefix();
-    const queue = createBullmqQueue({
-      url: `bullmq+${redis.url}`,
-      prefix,
-      log: silent,
-      checkPersistence: false,
-    });
+    const queue = ourQueue(prefix);
     try {
       const job = newJob(prefix);
       await queue.add([job]);

@@ -12,6 +12,7 @@ import type { Progress } from "./contracts/job.js";
 import type { RateLimiter } from "./contracts/rate-limiter.js";
 import type { Logger, Resource, Task, TaskContext } from "./contracts/task.js";
 import { ConfigError } from "./errors.js";
+import { toProgress } from "./progress.js";
 import { ResourcePool } from "./resources.js";
 import {
   type FromSandbox,
@@ -139,15 +140,7 @@ export function startSandboxChild(): void {
         ...job,
         signal: controller.signal,
         progress(progress: Progress | number, total?: number, message?: string) {
-          const value: Progress =
-            typeof progress === "number"
-              ? {
-                  current: progress,
-                  ...(total !== undefined ? { total } : {}),
-                  ...(message !== undefined ? { message } : {}),
-                }
-              : progress;
-          send({ t: "progress", id, progress: value });
+          send({ t: "progress", id, progress: toProgress(progress, total, message) });
           return Promise.resolve();
         },
         resource: <T>(resource: Resource<T>) => resources.get(resource),

@@ -17,6 +17,7 @@ import {
   ValidationError,
 } from "./errors.js";
 import { childLogger } from "./logger.js";
+import { toProgress } from "./progress.js";
 import type { ResourcePool } from "./resources.js";
 import { SandboxPool, type SandboxRun } from "./sandbox.js";
 import { validate } from "./schema.js";
@@ -374,14 +375,7 @@ class JobContext implements TaskContext {
   }
 
   progress(progress: Progress | number, total?: number, message?: string): Promise<void> {
-    this.pending =
-      typeof progress === "number"
-        ? {
-            current: progress,
-            ...(total !== undefined ? { total } : {}),
-            ...(message !== undefined ? { message } : {}),
-          }
-        : progress;
+    this.pending = toProgress(progress, total, message);
     this.writing ??= this.flush();
     return this.writing;
   }
