@@ -14,6 +14,7 @@ export {
   toBackendError,
   warnAboutPersistence,
 } from "./connection.js";
+export { diagnoseRedisServer, type RedisProbe, type RedisVersionNeeds } from "./diagnose.js";
 export {
   givenClientTarget,
   parseRedisUrl,
