@@ -322,7 +322,7 @@ export class SandboxPool {
     };
   }
 
-  /** Calls the worker's cache or rate limiter for a sandbox. */
+  /** Calls the worker's cache or rate limiter for a sandbox. @internal */
   answer(target: "cache" | "rateLimiter", method: string, args: unknown[]): Promise<unknown> {
     if (!WIRE_METHODS[target].includes(method)) {
       return Promise.reject(new ConfigError(`a sandbox may not call ${target}.${method}().`));
@@ -331,7 +331,7 @@ export class SandboxPool {
     return Promise.resolve().then(() => object[method]!(...args));
   }
 
-  /** Puts a sandbox back for the next job (or stops it when enough are idle or the pool closed). */
+  /** Puts a sandbox back for the next job (or stops it when enough are idle or the pool closed). @internal */
   release(sandbox: Sandbox): void {
     if (sandbox.dead) return;
     sandbox.hold(false);
