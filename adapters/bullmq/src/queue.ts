@@ -171,6 +171,8 @@ const STRUCTURES: Record<JobState, readonly string[]> = {
   cancelled: ["failed"],
 };
 const LISTS = new Set(["wait", "paused", "active"]);
+/** BullMQ's state sets the get script looks a job up in, in the order of its KEYS. */
+const GET_STATE_KEYS = ["completed", "failed", "delayed", "active", "wait", "paused", "prioritized"] as const;
 
 /** BullMQ builds its keys from queue names and refuses names with ":". */
 function checkQueueName(name: string, where: string): void {
@@ -361,20 +363,14 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
 
   let hub: EventHub | undefined;
 
+  /** The get script's keys (the job's hash, then BullMQ's state sets of its queue) and the id. */
+  const getArgs = (queue: string, id: string) =>
+    [key(queue, id), ...GET_STATE_KEYS.map((state) => key(queue, state)), id] as const;
+
   const readJob = async (id: string, includeExpired = false): Promise<JobRecord | undefined> => {
     const queue = await redis.hget(idsKey, id);
     if (queue === null) return undefined;
-    const reply = await redis.conveyorBullmqGet(
-      key(queue, id),
-      key(queue, "completed"),
-      key(queue, "failed"),
-      key(queue, "delayed"),
-      key(queue, "active"),
-      key(queue, "wait"),
-      key(queue, "paused"),
-      key(queue, "prioritized"),
-      id,
-    );
+    const reply = await redis.conveyorBullmqGet(...getArgs(queue, id));
     if (reply.length === 0) return undefined;
     const record = toRecord(id, queue, fieldMap(reply, 1), reply[0]!);
     if (!includeExpired && record?.expiresAt !== undefined && record.expiresAt <= Date.now())
@@ -451,17 +447,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       // ioredis defines custom commands on pipelines too; its types only know them on the client.
       const get = reads as unknown as Pick<AdapterCommands, "conveyorBullmqGet">;
       for (const id of ids) {
-        get.conveyorBullmqGet(
-          key(queue, id),
-          key(queue, "completed"),
-          key(queue, "failed"),
-          key(queue, "delayed"),
-          key(queue, "active"),
-          key(queue, "wait"),
-          key(queue, "paused"),
-          key(queue, "prioritized"),
-          id,
-        );
+        get.conveyorBullmqGet(...getArgs(queue, id));
       }
       const replies = (await reads.exec()) ?? [];
       const now = Date.now();
