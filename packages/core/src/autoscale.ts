@@ -105,6 +105,13 @@ export interface ConsumerGroupOptions {
   log: Logger;
 }
 
+/** Jobs the consumers run now. */
+function activeOf(consumers: Iterable<Consumer>): number {
+  let sum = 0;
+  for (const consumer of consumers) sum += consumer.active;
+  return sum;
+}
+
 /**
  * The consumers of one worker. A fixed concurrency is one consumer; an autoscaled one is a base
  * consumer of `min` slots plus one consumer per added step, because the Queue contract's
@@ -145,10 +152,7 @@ export class ConsumerGroup {
 
   /** Jobs running now, in claiming and draining consumers. */
   get active(): number {
-    let sum = 0;
-    for (const consumer of this.live) sum += consumer.active;
-    for (const consumer of this.draining) sum += consumer.active;
-    return sum;
+    return activeOf(this.live) + activeOf(this.draining);
   }
 
   /** Reads the queues' depth once and scales one step if needed (the interval calls it). */
@@ -164,10 +168,8 @@ export class ConsumerGroup {
       const current = this.concurrency;
       if (waiting > 0) {
         this.idleSince = undefined;
-        let draining = 0;
-        for (const consumer of this.draining) draining += consumer.active;
-        const room = max - current - draining;
-        if (this.liveActive() >= current && room > 0) {
+        const room = max - current - activeOf(this.draining);
+        if (activeOf(this.live) >= current && room > 0) {
           const size = Math.min(step, room);
           this.added += 1;
           this.add(size, `${this.options.workerId}+${this.added}`);
@@ -208,12 +210,6 @@ export class ConsumerGroup {
     if (this.timer) clearInterval(this.timer);
     const all = [...this.live, ...this.draining];
     await Promise.all(all.map((consumer) => consumer.close(options)));
-  }
-
-  private liveActive(): number {
-    let sum = 0;
-    for (const consumer of this.live) sum += consumer.active;
-    return sum;
   }
 
   private add(size: number, workerId: string): void {
