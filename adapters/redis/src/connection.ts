@@ -51,18 +51,26 @@ export interface Driver<C> {
 
 const connectionName = (role: string) => `conveyor:${role}`;
 
-/** ioredis: the rate limiter's client (and the queues' to come). */
+/**
+ * Roles whose commands ioredis gathers into one write per event-loop turn (auto-pipelining).
+ * The limiter is called from many concurrent jobs, and bare ioredis with 50 in flight spent
+ * about half the Node CPU per call with it (scripts/measure.mjs). The queue's connections do
+ * without: they send about one command per batch of jobs, and each auto-pipelined write costs a
+ * setImmediate of delay and a new ioredis Pipeline (a copy of every defined command, ~2 KB) that
+ * V8 comes to allocate in old space, so scavenges slow down until a full GC.
+ */
+const AUTO_PIPELINED_ROLES: ReadonlySet<string> = new Set(["rate-limiter"]);
+
+/** ioredis: the rate limiter's and the queue's client. */
 export const ioredisDriver: Driver<Redis | Cluster> = {
   library: "ioredis",
   create(target, role) {
+    const autoPipelining = AUTO_PIPELINED_ROLES.has(role);
     const common: RedisOptions = {
       lazyConnect: true,
       connectionName: connectionName(role),
       connectTimeout: target.connectTimeoutMs,
-      // Commands issued in the same tick go out in one write: the limiter is called from many
-      // concurrent jobs, and bare ioredis with 50 in flight spent about half the Node CPU per
-      // call with it (scripts/measure.mjs).
-      enableAutoPipelining: true,
+      enableAutoPipelining: autoPipelining,
       // Calls are refused by the connection gate while Redis is down; this only bounds the few
       // that were in flight when it went away.
       maxRetriesPerRequest: 1,
@@ -76,7 +84,7 @@ export const ioredisDriver: Driver<Redis | Cluster> = {
         target.nodes.map((n) => ({ host: n.host, port: n.port })),
         {
           lazyConnect: true,
-          enableAutoPipelining: true,
+          enableAutoPipelining: autoPipelining,
           clusterRetryStrategy: backoffMs,
           redisOptions: { ...common, lazyConnect: false, enableAutoPipelining: false },
         },
