@@ -15,17 +15,28 @@ import {
 import { DelayedError, type Job, UnrecoverableError, WaitingError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { FIELD, type JobData } from "./record.js";
+import type { AdapterCommands } from "./scripts.js";
 
 /** What a consumer needs from its adapter. */
 export interface ConsumerContext {
   readonly prefix: string;
   /** The connection of the adapter's own writes next to BullMQ's (the workers' one). */
-  workerConnection(): Redis;
+  workerConnection(): Redis & AdapterCommands;
+  /** The prefix's `cv:listeners` zset: subscribers registered until a deadline (server ms). */
+  readonly listenersKey: string;
   readonly stalledIntervalMs: number;
   readonly maxStalledCount: number;
   readonly cancelPollMs: number;
   /** `maxLenEvents` of the queue's event stream. */
   readonly maxEvents: number;
+  /**
+   * Whether a subscriber is known to listen to this prefix's events (told by pub/sub, and by the
+   * finish script's answer after each job): a job's `cv:active` event is written as it starts
+   * only then, else by the finish script, late, should a subscriber have come meanwhile.
+   */
+  listening(): boolean;
+  /** Records what a finish script answered (1 while a subscriber listens). */
+  heard(listening: number): void;
   /** Resolves once cancel notices reach this process. */
   cancelChannelReady(): Promise<void>;
   onError(error: unknown): void;
@@ -46,10 +57,12 @@ class OutcomeError extends UnrecoverableError {
 
 /** One claimed job as the core's handler sees it. */
 class Claim extends AbortableClaim implements ActiveJob {
-  /** Resolves when the consumer hands the job back (close without drain). */
-  readonly released: Promise<"released">;
-  release!: () => void;
+  /** Set once the consumer hands the job back (close without drain). */
   isReleased = false;
+  /** Called on release: settles whatever the job waits for (a slot, its handler) at once. */
+  onRelease: (() => void) | undefined = undefined;
+  /** Whether this attempt's `cv:active` event is written (or on its way). */
+  activeSent = false;
 
   constructor(
     readonly record: JobRecord,
@@ -58,15 +71,29 @@ class Claim extends AbortableClaim implements ActiveJob {
     private readonly consumer: BullmqConsumer,
   ) {
     super();
-    this.released = new Promise((resolve) => {
-      this.release = () => {
-        this.isReleased = true;
-        resolve("released");
-      };
-    });
   }
 
-  readonly progress = (progress: Progress): Promise<void> => this.consumer.progress(this, progress);
+  release(): void {
+    if (this.isReleased) return;
+    this.isReleased = true;
+    this.onRelease?.();
+  }
+
+  progress(progress: Progress): Promise<void> {
+    return this.consumer.progress(this, progress);
+  }
+}
+
+/** What a claim's wait ends with when the consumer hands the job back first. */
+const RELEASED: unique symbol = Symbol("released");
+
+/** `work`'s outcome, or RELEASED as soon as the claim is released: one promise, no race. */
+function unlessReleased<T>(claim: Claim, work: Promise<T>): Promise<T | typeof RELEASED> {
+  if (claim.isReleased) return Promise.resolve(RELEASED);
+  return new Promise<T | typeof RELEASED>((resolve, reject) => {
+    claim.onRelease = () => resolve(RELEASED);
+    work.then(resolve, reject);
+  });
 }
 
 /** A counting semaphore: the consumer's concurrency, shared by its per-queue BullMQ Workers. */
@@ -92,6 +119,12 @@ class Slots {
 }
 
 const json = (value: unknown): string => JSON.stringify(value) ?? "null";
+
+/** Keys of one queue that the consumer writes for each job. */
+interface QueueKeys {
+  readonly events: string;
+  readonly expiring: string;
+}
 
 /**
  * Consumes Conveyor queues with one BullMQ `Worker` per queue. BullMQ claims jobs, renews their
@@ -170,6 +203,8 @@ export class BullmqConsumer implements Consumer {
   async progress(claim: Claim, progress: Progress): Promise<void> {
     const clean = checkProgress(progress, "bullmq");
     if (this.held.get(claim.record.id) !== claim || claim.isReleased) return;
+    // A late active event goes ahead of the progress event (same connection, in order).
+    this.finish(claim, undefined);
     await claim.job.updateProgress(clean as unknown as object);
   }
 
@@ -198,37 +233,42 @@ export class BullmqConsumer implements Consumer {
     };
     const claim = new Claim(record, job, token, this);
     this.held.set(record.id, claim);
-    this.count(queue, 1);
+    // One queue: BullMQ's own concurrency is the consumer's, so no job ever waits for a slot.
+    const shared = this.workers.length > 1;
     let acquired = false;
     try {
-      const waiting = this.slots.acquire();
-      if (waiting !== undefined) {
-        if ((await Promise.race([waiting.then(() => "slot" as const), claim.released])) === "released") {
+      if (shared) {
+        this.count(queue, 1);
+        const waiting = this.slots.acquire();
+        if (waiting !== undefined && (await unlessReleased(claim, waiting)) === RELEASED) {
           // The slot may still come; hand it straight on.
           void waiting.then(() => this.slots.release());
           return await this.handBack(claim);
         }
+        acquired = true;
+        this.rebalance();
       }
-      acquired = true;
-      this.rebalance();
-      this.emit(queue, "cv:active", record.id, ["attempt", record.attempt]);
-      let settled: { value: unknown; rejected: boolean } | "released";
+      if (this.ctx.listening()) {
+        claim.activeSent = true;
+        this.emit(queue, "cv:active", record.id, "attempt", record.attempt);
+      }
+      let value: unknown;
+      let rejected = false;
       try {
-        const running = Promise.resolve(this.handler(claim)).then(
-          (value) => ({ value, rejected: false }),
-          (value: unknown) => ({ value, rejected: true }),
-        );
-        settled = await Promise.race([running, claim.released]);
+        value = await unlessReleased(claim, this.handler(claim));
       } catch (error) {
-        settled = { value: error, rejected: true };
+        value = error;
+        rejected = true;
       }
-      if (settled === "released" || claim.isReleased) return await this.handBack(claim);
-      const outcome = settleOutcome(record, settled.value, settled.rejected, "bullmq");
+      if (value === RELEASED || claim.isReleased) return await this.handBack(claim);
+      const outcome = settleOutcome(record, value, rejected, "bullmq");
       return await this.persist(queue, claim, outcome);
     } finally {
       this.held.delete(record.id);
-      if (acquired) this.slots.release();
-      this.count(queue, -1);
+      if (shared) {
+        if (acquired) this.slots.release();
+        this.count(queue, -1);
+      }
     }
   }
 
@@ -255,6 +295,7 @@ export class BullmqConsumer implements Consumer {
   private async handBack(claim: Claim): Promise<never> {
     const { job, token } = claim;
     try {
+      this.finish(claim, undefined);
       await this.ctx.workerConnection().hincrby(this.jobKey(claim.record.queue, claim.record.id), "ats", -1);
       await job.moveToWait(token);
     } finally {
@@ -269,17 +310,14 @@ export class BullmqConsumer implements Consumer {
     const { id, attempt } = claim.record;
     const key = this.jobKey(queue, id);
     const set = (name: string) => `${prefix}:${queue}:cv:${name}`;
+    if (outcome.type === "completed") {
+      // One script, not awaited (see send): the result's expiry, the active event if it is still
+      // due; BullMQ's move goes out next on the same connection, so Redis applies it first.
+      this.finish(claim, outcome.expiresAt);
+      return outcome.result === undefined ? null : outcome.result;
+    }
+    this.finish(claim, undefined);
     switch (outcome.type) {
-      case "completed": {
-        if (outcome.expiresAt !== undefined) {
-          // Not awaited (see send): BullMQ's move goes out next on the same connection, so Redis
-          // applies these first, and they cost no extra round trip.
-          const expiresAt = Math.round(outcome.expiresAt);
-          this.send(redis.hset(key, FIELD.expiresAt, expiresAt));
-          this.send(redis.zadd(set("expiring"), expiresAt, id));
-        }
-        return outcome.result === undefined ? null : outcome.result;
-      }
       case "failed":
       case "cancelled": {
         // Plain commands, not a MULTI: they go out in order with BullMQ's on the same connection (see send).
@@ -304,19 +342,22 @@ export class BullmqConsumer implements Consumer {
         if (outcome.type === "retry") {
           this.send(redis.hset(key, FIELD.kind, "retrying", FIELD.error, json(outcome.error)));
           this.send(redis.zadd(set("retrying"), runAt, id));
-          this.emit(queue, "cv:retrying", id, [
+          this.emit(
+            queue,
+            "cv:retrying",
+            id,
             "attempt",
             attempt,
             "error",
             json(outcome.error),
             "runAt",
             runAt,
-          ]);
+          );
         } else {
           this.send(redis.hset(key, FIELD.kind, "delayed"));
           this.send(redis.hincrby(key, "ats", -1));
           this.send(redis.zrem(set("retrying"), id));
-          this.emit(queue, "cv:delayed", id, ["attempt", Math.max(0, attempt - 1), "runAt", runAt]);
+          this.emit(queue, "cv:delayed", id, "attempt", Math.max(0, attempt - 1), "runAt", runAt);
         }
         await claim.job.moveToDelayed(runAt, claim.token);
         throw new DelayedError();
@@ -325,11 +366,11 @@ export class BullmqConsumer implements Consumer {
   }
 
   /** Adds a Conveyor event to the queue's BullMQ event stream; failures are reported, not thrown. */
-  private emit(queue: string, event: string, id: string, fields: (string | number)[]): void {
+  private emit(queue: string, event: string, id: string, ...fields: (string | number)[]): void {
     this.ctx
       .workerConnection()
       .xadd(
-        `${this.ctx.prefix}:${queue}:events`,
+        this.keysOf(queue).events,
         "MAXLEN",
         "~",
         this.ctx.maxEvents,
@@ -356,11 +397,54 @@ export class BullmqConsumer implements Consumer {
 
   private readonly reportError = (error: unknown): void => this.ctx.onError(error);
 
+  private readonly heard = (answer: number): void => this.ctx.heard(answer);
+
+  /**
+   * Sends the finish script ahead of the write that ends the attempt or stores its progress, on
+   * the same connection (so Redis runs it first; not awaited, see send): the result's expiry and,
+   * when the attempt's `cv:active` event was not written as it started, that event if a
+   * subscriber listens now. Nothing is sent when there is nothing to record.
+   */
+  private finish(claim: Claim, expiresAt: number | undefined): void {
+    const late = !claim.activeSent;
+    if (!late && expiresAt === undefined) return;
+    claim.activeSent = true;
+    const { queue, id, attempt, startedAt } = claim.record;
+    const keys = this.keysOf(queue);
+    this.ctx
+      .workerConnection()
+      .conveyorBullmqFinish(
+        keys.expiring,
+        this.ctx.listenersKey,
+        keys.events,
+        id,
+        expiresAt === undefined ? "" : Math.round(expiresAt),
+        late ? 1 : 0,
+        attempt,
+        startedAt ?? Date.now(),
+        this.ctx.maxEvents,
+      )
+      .then(this.heard, this.reportError);
+  }
+
+  /** The keys of `queue` the consumer writes to each job, built once per queue. */
+  private keysOf(queue: string): QueueKeys {
+    let keys = this.queueKeys.get(queue);
+    if (!keys) {
+      const base = `${this.ctx.prefix}:${queue}:`;
+      keys = { events: `${base}events`, expiring: `${base}cv:expiring` };
+      this.queueKeys.set(queue, keys);
+    }
+    return keys;
+  }
+
+  private readonly queueKeys = new Map<string, QueueKeys>();
+
   /** After BullMQ moved the job to its failed set: the Conveyor `failed` or `cancelled` event. */
   private publishEnd(queue: string, job: Job, error: OutcomeError): void {
     const fields: (string | number)[] = ["attempt", job.attemptsStarted];
     if (error.stored !== undefined) fields.push("error", json(error.stored));
-    this.emit(queue, `cv:${error.kind}`, job.id!, fields);
+    this.emit(queue, `cv:${error.kind}`, job.id!, ...fields);
   }
 
   /** Backs up the cancel channel: a notice lost during a reconnect is found by polling the flag. */

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { JobEvent, JobEventListener } from "@conveyor/core";
 import { type ConnectionOptions, QueueEvents } from "bullmq";
 import type { RedisOptions } from "ioredis";
@@ -36,8 +37,20 @@ export interface EventHubContext {
   queueOf(id: string): Promise<string | undefined>;
   /** Redis server time in ms (stream ids are server times). */
   serverTimeMs(): Promise<number>;
+  /** Registers `member` in the prefix's `cv:listeners` for LISTENER_TTL_MS and tells the workers. */
+  listen(member: string): Promise<unknown>;
+  /** Withdraws the registration of `member`. */
+  unlisten(member: string): Promise<unknown>;
   onError(error: unknown): void;
 }
+
+/**
+ * How long a hub's registration in the prefix's `cv:listeners` holds without renewal; it is
+ * renewed every quarter of that while the hub has subscriptions. Workers write a job's
+ * `cv:active` event only while some registration holds, so a prefix nobody watches pays nothing
+ * for it, and a process that dies stops costing it after this long.
+ */
+export const LISTENER_TTL_MS = 60_000;
 
 const streamMs = (id: string): number => Number(id.slice(0, id.indexOf("-")));
 
@@ -50,10 +63,20 @@ export class EventHub {
   private readonly readers = new Map<string, QueueEvents>();
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
+  private readonly member = randomUUID();
+  private renewal: NodeJS.Timeout | undefined;
 
   constructor(private readonly ctx: EventHubContext) {}
 
   async subscribe(listener: JobEventListener, filter: { queue?: string; jobId?: string }) {
+    // Registered before the start time is read: every event after it is written.
+    if (this.renewal === undefined) {
+      await this.ctx.listen(this.member);
+      this.renewal ??= setInterval(() => {
+        this.ctx.listen(this.member).catch((error) => this.ctx.onError(error));
+      }, LISTENER_TTL_MS / 4);
+      this.renewal.unref();
+    }
     const fromMs = await this.ctx.serverTimeMs();
     const subscription: Subscription = { listener, queue: filter.queue, jobId: filter.jobId, fromMs };
     let queues: string[];
@@ -69,6 +92,10 @@ export class EventHub {
     return async () => {
       this.subscriptions.delete(subscription);
       this.wantsAll.delete(subscription);
+      if (this.subscriptions.size === 0 && this.renewal !== undefined && !this.closed) {
+        this.stopRenewal();
+        await this.ctx.unlisten(this.member).catch((error) => this.ctx.onError(error));
+      }
     };
   }
 
@@ -120,8 +147,17 @@ export class EventHub {
     }
   }
 
+  private stopRenewal(): void {
+    clearInterval(this.renewal);
+    this.renewal = undefined;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    if (this.renewal !== undefined) {
+      this.stopRenewal();
+      await this.ctx.unlisten(this.member).catch(() => undefined);
+    }
     this.subscriptions.clear();
     this.wantsAll.clear();
     const readers = [...this.readers.values()];

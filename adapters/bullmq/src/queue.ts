@@ -35,7 +35,7 @@ import {
   watchConnection,
 } from "./connection.js";
 import { BullmqConsumer, type ConsumerContext } from "./consumer.js";
-import { EventHub } from "./events.js";
+import { EventHub, LISTENER_TTL_MS } from "./events.js";
 import {
   FIELD,
   fieldMap,
@@ -171,8 +171,17 @@ const STRUCTURES: Record<JobState, readonly string[]> = {
   cancelled: ["failed"],
 };
 const LISTS = new Set(["wait", "paused", "active"]);
-/** BullMQ's state sets the get script looks a job up in, in the order of its KEYS. */
-const GET_STATE_KEYS = ["completed", "failed", "delayed", "active", "wait", "paused", "prioritized"] as const;
+/** The get script's keys after the job's hash, in the order of its KEYS: BullMQ's states, then the expiry index. */
+const GET_STATE_KEYS = [
+  "completed",
+  "failed",
+  "delayed",
+  "active",
+  "wait",
+  "paused",
+  "prioritized",
+  "cv:expiring",
+] as const;
 
 /** BullMQ builds its keys from queue names and refuses names with ":". */
 function checkQueueName(name: string, where: string): void {
@@ -301,9 +310,9 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     if (redis.status === "ready") check();
     else redis.once("ready", check);
   }
-  let workerClient: Redis | undefined;
+  let workerClient: (Redis & AdapterCommands) | undefined;
   const workerConnection = () => {
-    workerClient ??= connect("worker");
+    workerClient ??= withCommands(connect("worker"));
     return workerClient;
   };
   const eventsConnection = given
@@ -326,7 +335,12 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
   const queuesKey = `${prefix}:cv:queues`;
   const cancelChannel = `${prefix}:cv:cancel`;
   const queuesChannel = `${prefix}:cv:new-queue`;
+  const listenersKey = `${prefix}:cv:listeners`;
+  const listenChannel = `${prefix}:cv:listen`;
   const consumers = new Set<BullmqConsumer>();
+  // Whether a subscriber is known to listen: set by its notice, kept up to date by the answer of
+  // every finish script (see consumer.ts); a stale value costs a late or an unread event, never a lost one.
+  let listening = false;
   let closed = false;
 
   const ensureOpen = () => {
@@ -342,7 +356,24 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     }
   };
 
-  // One subscriber per adapter: cancel notices for its consumers, new queues for its event hub.
+  /** Asks Redis whether a subscriber listens (the finish script with nothing to write). */
+  const refreshListening = async () => {
+    const answer = await redis.conveyorBullmqFinish(
+      listenersKey,
+      listenersKey,
+      listenersKey,
+      "",
+      "",
+      0,
+      0,
+      0,
+      1,
+    );
+    listening = answer === 1;
+  };
+
+  // One subscriber per adapter: cancel notices for its consumers, new queues for its event hub,
+  // new event subscribers for its consumers.
   let subscriber: Promise<void> | undefined;
   const subscriberReady = () => {
     subscriber ??= (async () => {
@@ -350,10 +381,24 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       client.on("message", (channel: string, message: string) => {
         if (channel === cancelChannel) for (const consumer of consumers) consumer.cancelled(message);
         else if (channel === queuesChannel) hub?.queueCreated(message, Date.now() - 1_000);
+        else if (channel === listenChannel) listening = true;
       });
-      await client.subscribe(cancelChannel, queuesChannel);
+      await client.subscribe(cancelChannel, queuesChannel, listenChannel);
+      // After subscribing: a subscriber that registers from now on is told by its notice.
+      await refreshListening();
     })();
     return subscriber;
+  };
+
+  /** Registers `member` as listening for LISTENER_TTL_MS (server time) and tells the workers. */
+  const listen = async (member: string) => {
+    const now = await serverTimeMs();
+    await redis
+      .multi()
+      .zremrangebyscore(listenersKey, "-inf", now)
+      .zadd(listenersKey, now + LISTENER_TTL_MS, member)
+      .publish(listenChannel, member)
+      .exec();
   };
 
   const serverTimeMs = async () => {
@@ -363,7 +408,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
 
   let hub: EventHub | undefined;
 
-  /** The get script's keys (the job's hash, then BullMQ's state sets of its queue) and the id. */
+  /** The get script's keys (the job's hash, BullMQ's state sets of its queue, cv:expiring) and the id. */
   const getArgs = (queue: string, id: string) =>
     [key(queue, id), ...GET_STATE_KEYS.map((state) => key(queue, state)), id] as const;
 
@@ -372,7 +417,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     if (queue === null) return undefined;
     const reply = await redis.conveyorBullmqGet(...getArgs(queue, id));
     if (reply.length === 0) return undefined;
-    const record = toRecord(id, queue, fieldMap(reply, 1), reply[0]!);
+    const record = toRecord(id, queue, fieldMap(reply, 2), reply[0]!, reply[1]);
     if (!includeExpired && record?.expiresAt !== undefined && record.expiresAt <= Date.now())
       return undefined;
     return record;
@@ -396,15 +441,16 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     });
     if (entries.length === 0) return [];
     const hashes = redis.pipeline();
-    for (const [id] of entries) hashes.hgetall(key(queue, id));
+    const expiring = key(queue, "cv:expiring");
+    for (const [id] of entries) hashes.hgetall(key(queue, id)).zscore(expiring, id);
     const replies = (await hashes.exec()) ?? [];
     const now = Date.now();
     const wanted = new Set(states);
     const records: JobRecord[] = [];
     entries.forEach(([id, s], i) => {
-      const hash = replies[i]?.[1] as Record<string, string> | undefined;
+      const hash = replies[2 * i]?.[1] as Record<string, string> | undefined;
       if (!hash || Object.keys(hash).length === 0) return;
-      const record = toRecord(id, queue, hash, s);
+      const record = toRecord(id, queue, hash, s, replies[2 * i + 1]?.[1] as string | null);
       if (!record || !wanted.has(record.state)) return;
       if (record.expiresAt !== undefined && record.expiresAt <= now) return;
       records.push(record);
@@ -459,7 +505,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
           stale.push(id);
           return;
         }
-        const record = toRecord(id, queue, fieldMap(flat, 1), flat[0]!);
+        const record = toRecord(id, queue, fieldMap(flat, 2), flat[0]!, flat[1]);
         if (!record || !wanted.has(record.state) || found.length >= count) return;
         if (record.expiresAt !== undefined && record.expiresAt <= now) return;
         found.push(record);
@@ -577,6 +623,11 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     maxStalledCount: settings.maxStalledCount,
     cancelPollMs: settings.cancelPollMs,
     maxEvents,
+    listenersKey,
+    listening: () => listening,
+    heard: (answer) => {
+      listening = answer === 1;
+    },
     cancelChannelReady: subscriberReady,
     onError,
     onClosed: (consumer) => consumers.delete(consumer),
@@ -824,6 +875,8 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
         knownQueues,
         queueOf: async (id) => (await redis.hget(idsKey, id)) ?? undefined,
         serverTimeMs,
+        listen,
+        unlisten: (member) => redis.zrem(listenersKey, member),
         onError,
       });
       const current = hub;

@@ -38,7 +38,10 @@ export const FIELD = {
   error: "cve",
   /** runAt of a retry or a postponement (epoch ms). */
   runAt: "cvr",
-  /** expiresAt (epoch ms). */
+  /**
+   * expiresAt (epoch ms) of a failed or cancelled job. A completed job's is kept only as its
+   * score in the queue's `cv:expiring` zset (one write less per job).
+   */
   expiresAt: "cvx",
   /** "1" once a cancel was requested while active. */
   cancel: "cvc",
@@ -96,14 +99,16 @@ function isProgress(value: unknown): value is Progress {
 
 /**
  * The Conveyor record of a BullMQ job hash (`HGETALL` as a field map) in BullMQ state
- * `bullState`; undefined when the hash is not one of this adapter's jobs or its state is unknown.
- * Fields that are unset are left out.
+ * `bullState`, with `expiring` its score in the queue's `cv:expiring` zset ("" or undefined when
+ * it has none); undefined when the hash is not one of this adapter's jobs or its state is
+ * unknown. Fields that are unset are left out.
  */
 export function toRecord(
   id: string,
   queue: string,
   hash: Record<string, string>,
   bullState: string,
+  expiring?: string | null,
 ): JobRecord | undefined {
   const data = parse(hash.data) as JobData | undefined;
   if (typeof data !== "object" || data === null || typeof data.c !== "number") return undefined;
@@ -143,7 +148,7 @@ export function toRecord(
     // Failed by BullMQ itself (a job stalled more often than maxStalledCount allows).
     record.error = { name: "Error", message: hash.failedReason, attempt: record.attempt };
   }
-  const expiresAt = num(hash[FIELD.expiresAt]);
+  const expiresAt = num(hash[FIELD.expiresAt]) ?? num(expiring ?? undefined);
   if (expiresAt !== undefined && terminal) record.expiresAt = expiresAt;
   if (state === "active" && hash.pb) record.workerId = hash.pb;
   return record;

@@ -8,20 +8,23 @@ export interface AdapterCommands {
   conveyorBullmqCounts(...args: string[]): Promise<number[]>;
   /** Takes the key count first (the number of keys depends on the jobs). */
   conveyorBullmqClaim(...args: (string | number)[]): Promise<number[]>;
+  /** Answers 1 while a subscriber listens (see finish-3.lua). */
+  conveyorBullmqFinish(...args: (string | number)[]): Promise<number>;
 }
 
 /** Script files, `<name>-<numKeys>.lua` (`n`: given with each call), and the command each becomes. */
 const SCRIPTS: readonly [file: string, keys: number | undefined, command: keyof AdapterCommands][] = [
-  ["get-8", 8, "conveyorBullmqGet"],
+  ["get-9", 9, "conveyorBullmqGet"],
   ["cancel-13", 13, "conveyorBullmqCancel"],
   ["counts-9", 9, "conveyorBullmqCounts"],
   ["claim-n", undefined, "conveyorBullmqClaim"],
+  ["finish-3", 3, "conveyorBullmqFinish"],
 ];
 
 /** Next to this module: src/lua in tests, dist/lua once built (tsup copies them). */
 function luaDir(): URL {
   const dir = new URL("./lua/", import.meta.url);
-  if (existsSync(new URL("get-8.lua", dir))) return dir;
+  if (existsSync(new URL("get-9.lua", dir))) return dir;
   throw new Error(
     `[conveyor:bullmq] the adapter's Lua scripts were not found in ${dir.pathname}. Reinstall @conveyor/bullmq.`,
   );

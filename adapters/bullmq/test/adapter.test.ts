@@ -1,4 +1,4 @@
-import { isConveyorError, type Logger, type NewJob } from "@conveyor/core";
+import { isConveyorError, type JobEvent, type Logger, type NewJob } from "@conveyor/core";
 import { type RedisServerHandle, randomPrefix, startRedisServer, waitFor } from "@conveyor/testing";
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
@@ -194,6 +194,69 @@ describe("the BullMQ adapter", () => {
       expect(again).toMatchObject({ created: true, job: { state: "waiting", input: { text: "again" } } });
       expect(await queue.getJob(job.id)).toMatchObject({ state: "waiting", input: { text: "again" } });
     } finally {
+      await queue.close();
+    }
+  });
+
+  it("writes a job's active event only while someone listens, yet a subscriber that comes mid-job sees it, ahead of completed", async () => {
+    const prefix = randomPrefix();
+    const queue = ourQueue(prefix);
+    const watcher = ourQueue(prefix);
+    const client = new Redis({ host: redis.host, port: redis.port });
+    const gates: (() => void)[] = [];
+    const started: string[] = [];
+    const activeEntries = async (name: string) =>
+      (await client.xrange(`${prefix}:${name}:events`, "-", "+")).filter(
+        ([, fields]) => fields[1] === "cv:active",
+      ).length;
+    try {
+      const first = newJob(prefix);
+      await queue.add([first]);
+      const consumer = queue.consume(
+        { queues: [first.queue], concurrency: 1, workerId: "w" },
+        async (job) => {
+          started.push(job.record.id);
+          await new Promise<void>((resolve) => gates.push(resolve));
+          return { type: "completed", result: job.record.id, expiresAt: Date.now() + 60_000 };
+        },
+      );
+      await waitFor(() => started.length === 1, { timeoutMs: 5_000, message: "the first job to start" });
+      expect(await activeEntries(first.queue)).toBe(0);
+
+      // Subscribed from another adapter while the job runs: its active event is written late.
+      const events: JobEvent[] = [];
+      const unsubscribe = await watcher.subscribe((event) => events.push(event), { queue: first.queue });
+      gates.shift()!();
+      await waitFor(() => events.some((e) => e.type === "completed"), {
+        timeoutMs: 5_000,
+        message: "the first job's completed event",
+      });
+      expect(events.map((e) => `${e.type} ${e.jobId}`)).toEqual([
+        `active ${first.id}`,
+        `completed ${first.id}`,
+      ]);
+      expect(events[0]!.attempt).toBe(1);
+
+      // Known to listen now: the next job's active event comes as it starts, not at its end.
+      const second = newJob(prefix);
+      await queue.add([second]);
+      await waitFor(() => events.some((e) => e.type === "active" && e.jobId === second.id), {
+        timeoutMs: 5_000,
+        message: "the second job's active event while it runs",
+      });
+      expect(started).toEqual([first.id, second.id]);
+      await unsubscribe();
+      gates.shift()!();
+      await waitFor(async () => (await queue.getJob(second.id))?.state === "completed", {
+        timeoutMs: 5_000,
+        message: "the second job to complete",
+      });
+      expect((await queue.getJob(second.id))?.expiresAt).toBeGreaterThan(Date.now());
+      await consumer.close();
+    } finally {
+      for (const open of gates) open();
+      client.disconnect();
+      await watcher.close();
       await queue.close();
     }
   });

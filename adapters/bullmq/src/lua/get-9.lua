@@ -3,10 +3,12 @@
 
   KEYS[1] job hash        KEYS[2] completed  KEYS[3] failed   KEYS[4] delayed
   KEYS[5] active list     KEYS[6] wait list  KEYS[7] paused   KEYS[8] prioritized
+  KEYS[9] cv:expiring zset (id → expiresAt)
   ARGV[1] job id
 
-  Returns {} when the job does not exist, else { state, field1, value1, ... } with state one of
-  completed, failed, delayed, active, wait, prioritized, unknown.
+  Returns {} when the job does not exist, else { state, expiresAt, field1, value1, ... } with
+  state one of completed, failed, delayed, active, wait, prioritized, unknown, and expiresAt the
+  job's score in cv:expiring or "" (a completed job's expiry is kept there only).
 ]]
 local rcall = redis.call
 local id = ARGV[1]
@@ -20,5 +22,6 @@ elseif rcall("ZSCORE", KEYS[8], id) then state = "prioritized"
 elseif rcall("LPOS", KEYS[5], id) then state = "active"
 elseif rcall("LPOS", KEYS[6], id) or rcall("LPOS", KEYS[7], id) then state = "wait"
 end
+table.insert(flat, 1, rcall("ZSCORE", KEYS[9], id) or "")
 table.insert(flat, 1, state)
 return flat
