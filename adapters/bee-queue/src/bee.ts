@@ -95,15 +95,27 @@ function beeModules(): BeeModules {
   return modules;
 }
 
+/** A job the adapter took for a Bee-Queue worker itself: its id and Bee-Queue job JSON. */
+export interface TakenJob {
+  readonly id: string;
+  readonly data: string;
+}
+
 /**
  * Makes `bee` take each job with `fetch` instead of Bee-Queue's own read of the job data, so the
  * worker can read and claim in one round trip: BRPOPLPUSH as Bee-Queue does it, then `fetch(id)`
  * answers the job's Bee-Queue JSON (or `undefined` when it is gone). A failed BRPOPLPUSH is
- * retried as Bee-Queue retries it (an error event, then a doubling delay).
+ * retried as Bee-Queue retries it (an error event, then a doubling delay). Before that, `next()`
+ * may hand over a job the adapter already took (its finish script takes the next job as it
+ * finishes one): no BRPOPLPUSH then, unless that job turns out to be none.
  */
-export function takeJobsWith(bee: Bee, fetch: (id: string) => Promise<string | undefined>): void {
+export function takeJobsWith(
+  bee: Bee,
+  fetch: (id: string) => Promise<string | undefined>,
+  next: () => Promise<TakenJob | undefined> | undefined,
+): void {
   const { Job, isAbortError } = beeModules();
-  const take = (): Promise<BeeQueue.Job<unknown> | null> =>
+  const block = (): Promise<BeeQueue.Job<unknown> | null> =>
     new Promise<string | null>((resolve, reject) => {
       bee.bclient.brpoplpush(bee.toKey("waiting"), bee.toKey("active"), 0, (error, id) =>
         error ? reject(error) : resolve(id),
@@ -121,9 +133,14 @@ export function takeJobsWith(bee: Bee, fetch: (id: string) => Promise<string | u
           ? bee._redisFailureRetryDelay * 2
           : bee.settings.initialRedisFailureRetryDelay;
         await new Promise((resolve) => setTimeout(resolve, bee._redisFailureRetryDelay));
-        return take();
+        return block();
       },
     );
+  const take = (): Promise<BeeQueue.Job<unknown> | null> => {
+    const taken = next();
+    if (taken === undefined) return block();
+    return taken.then((job) => (job === undefined ? take() : Job.fromData(bee, job.id, job.data)));
+  };
   bee._waitForJob = take;
 }
 

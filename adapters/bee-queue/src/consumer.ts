@@ -21,6 +21,7 @@ import {
   createWorkerBee,
   Finished,
   finishJobsWith,
+  type TakenJob,
   takeJobsWith,
 } from "./bee.js";
 import { backoffMs } from "./connection.js";
@@ -62,6 +63,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const json = (value: unknown): string => (value === undefined ? "" : (JSON.stringify(value) ?? ""));
 const time = (value: number | undefined): string | number => (value === undefined ? "" : Math.round(value));
+
+/** The finish script's answer when it also took the next job: see finish-0.lua. */
+type FinishAndTake = number | [number, string, string, string[] | string];
 
 /** One claimed job as its handler sees it. */
 class Claim extends AbortableClaim implements ActiveJob {
@@ -141,6 +145,11 @@ export class BeeConsumer implements Consumer {
   private deliveries = 0;
   /** Claims made as Bee-Queue took the job (see take), by job id, until its handler runs. */
   private readonly taken = new Map<string, string[] | string>();
+  /**
+   * Jobs the finish script took as it finished one (see finishAndTake), oldest first, for the
+   * Bee-Queue worker's next takes. Each finish is followed by one take, so none waits long.
+   */
+  private readonly next: Promise<TakenJob | undefined>[] = [];
 
   constructor(
     private readonly ctx: ConsumerContext,
@@ -178,7 +187,13 @@ export class BeeConsumer implements Consumer {
     });
     // One queue: the claim is the read of the job (one round trip, not two). With several, a job
     // may wait for a slot after Bee-Queue took it, and must not be active meanwhile.
-    if (this.settings.queues.length === 1) takeJobsWith(bee, (id) => this.take(bee, queue, id));
+    if (this.settings.queues.length === 1) {
+      takeJobsWith(
+        bee,
+        (id) => this.take(bee, queue, id),
+        () => this.takeNext(bee, queue),
+      );
+    }
     finishJobsWith(bee, (id) => this.taken.has(id));
     bee.on("error", (error: unknown) => this.report(error));
     bee.on("stalled", (id: string) => {
@@ -247,19 +262,34 @@ export class BeeConsumer implements Consumer {
     ]);
     if (data === "") return undefined;
     this.taken.set(id, reply);
-    if (bee.paused) await this.giveBack(id);
+    if (bee.paused) await this.giveBack(id, queue);
     return data;
   }
 
-  /** Hands back a claim made by take whose handler will not run (the job was never started). */
-  private async giveBack(id: string): Promise<void> {
+  /** The oldest job a finish took, for the Bee-Queue worker's take; see takeJobsWith. */
+  private takeNext(bee: Bee, queue: string): Promise<TakenJob | undefined> | undefined {
+    return this.next.shift()?.then(async (job) => {
+      if (job !== undefined && bee.paused) await this.giveBack(job.id, queue);
+      return job;
+    });
+  }
+
+  /**
+   * Hands back a claim made by take whose handler will not run (the job was never started).
+   * With `beeQueue`, Bee-Queue will not put the job back itself (it dropped it, or never got it):
+   * the release script returns it to the front of Bee-Queue's waiting list.
+   */
+  private async giveBack(id: string, beeQueue = ""): Promise<void> {
     const reply = this.taken.get(id);
     if (reply === undefined) return;
     this.taken.delete(id);
     if (typeof reply === "string") return;
-    await this.script("release-0", [this.settings.workerId, id, String(toRecord(reply).attempt)]).catch(
-      (error: unknown) => this.report(error),
-    );
+    await this.script("release-0", [
+      this.settings.workerId,
+      beeQueue,
+      id,
+      String(toRecord(reply).attempt),
+    ]).catch((error: unknown) => this.report(error));
   }
 
   /** Called for a cancel notice: aborts the job if this consumer runs it. */
@@ -364,13 +394,48 @@ export class BeeConsumer implements Consumer {
       const requeued = (await this.persist<number>("finish-0", args)) === 1;
       return new Finished(requeued ? "retrying" : "succeeded");
     }
-    // Nothing waits for the answer: the worker takes its next job while the script is on its way
-    // (on the same connection, so Redis runs it first). A failed write is retried until it lands
-    // (the script is idempotent), and close() waits for it.
-    const write = this.persist<number>("finish-0", args).catch((error: unknown) => this.report(error));
+    // Nothing waits for the answer here: the worker's next take does (see finishAndTake). A
+    // failed write is retried until it lands (the script is idempotent), and close() waits for it.
+    const write =
+      this.settings.queues.length === 1 && !this.closing
+        ? this.finishAndTake(args)
+        : this.persist<number>("finish-0", args).catch((error: unknown) => this.report(error));
     this.writes.add(write);
     void write.finally(() => this.writes.delete(write));
     return new Finished(final.type === "completed" ? "succeeded" : "failed");
+  }
+
+  /**
+   * Writes a final outcome and takes the worker's next job in the same script call (a claim
+   * token of its own), as BullMQ's moveToFinished does: on a busy queue a job then costs one
+   * round trip, not a BRPOPLPUSH, a claim and a finish. The job goes to `next` for the Bee-Queue
+   * worker's next take (and to `taken`, which close() gives back if no take comes). A failed call
+   * is retried without taking: a lost answer may have taken a job that only the stall check
+   * recovers, and a second take would leave another one so.
+   */
+  private finishAndTake(args: readonly (string | number)[]): Promise<void> {
+    const sent = this.script<FinishAndTake>("finish-0", [...args, ++this.deliveries]);
+    const taken = sent.then(
+      (reply): TakenJob | undefined => {
+        this.failing = false;
+        if (typeof reply === "number" || reply[1] === "" || reply[2] === "") return undefined;
+        this.taken.set(reply[1], reply[3]);
+        return { id: reply[1], data: reply[2] };
+      },
+      (error: unknown) => {
+        this.report(error);
+        return undefined;
+      },
+    );
+    this.next.push(taken);
+    return sent.then(
+      () => undefined,
+      () =>
+        this.persist<number>("finish-0", args).then(
+          () => undefined,
+          (error: unknown) => this.report(error),
+        ),
+    );
   }
 
   /** On the check timer: stall check, delayed jobs, and what became of the jobs held here. */
@@ -423,10 +488,12 @@ export class BeeConsumer implements Consumer {
     if (claims.length === 0) return;
     const pairs: string[] = [];
     for (const claim of claims) pairs.push(claim.record.id, claim.attempt);
-    const releasing = this.script("release-0", [this.settings.workerId, ...pairs]).catch((error: unknown) => {
-      // Unreachable Redis: Bee-Queue's stall check recovers the jobs.
-      this.report(error);
-    });
+    const releasing = this.script("release-0", [this.settings.workerId, "", ...pairs]).catch(
+      (error: unknown) => {
+        // Unreachable Redis: Bee-Queue's stall check recovers the jobs.
+        this.report(error);
+      },
+    );
     const reason = new WorkerClosingError();
     for (const claim of claims) {
       claim.ended = "released";
@@ -471,9 +538,11 @@ export class BeeConsumer implements Consumer {
           bee.close(CLOSE_TIMEOUT_MS).catch((error: unknown) => this.report(error)),
         ),
       );
-      // Outcomes still being written (see abandonLater), and claims of jobs Bee-Queue dropped
-      // while closing.
-      await Promise.allSettled([...this.writes, ...[...this.taken.keys()].map((id) => this.giveBack(id))]);
+      // Outcomes still being written (see abandonLater), then claims of jobs Bee-Queue dropped
+      // while closing or a finish took for a take that never came: back to Bee-Queue's waiting.
+      await Promise.allSettled([...this.writes]);
+      const queue = this.settings.queues[0]!;
+      await Promise.allSettled([...this.taken.keys()].map((id) => this.giveBack(id, queue)));
       clearTimeout(this.abandonTimer);
       this.ctx.onClosed(this);
     })();

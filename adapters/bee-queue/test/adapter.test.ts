@@ -252,6 +252,60 @@ describe("bee-queue adapter", () => {
     }
   }, 30_000);
 
+  it("a worker closing on a busy queue hands back the job its last finish took: first in line again, never run twice", async () => {
+    const prefix = randomPrefix();
+    const name = `${prefix}-q`;
+    const queue = createBeeQueue({ url: redis.url, prefix, log: silentLogger });
+    try {
+      const now = Date.now();
+      const ids = Array.from({ length: 5 }, (_, n) => `${prefix}-${n}`);
+      await queue.add(
+        ids.map((id) => ({
+          id,
+          queue: name,
+          task: "t",
+          input: null,
+          priority: 0,
+          runAt: now,
+          createdAt: now,
+          maxAttempts: 1,
+        })),
+      );
+      const ran: string[] = [];
+      let closing: Promise<void> | undefined;
+      const first = queue.consume({ queues: [name], concurrency: 1, workerId: "w1" }, async (job) => {
+        ran.push(job.record.id);
+        // Closing once the job has ended: its finish took the next job, which no take of this
+        // worker runs.
+        setImmediate(() => {
+          closing = first.close({ drain: true });
+        });
+        return { type: "completed", result: null };
+      });
+      await waitFor(() => closing !== undefined, { timeoutMs: 5_000 });
+      await closing;
+      expect(ran).toEqual([ids[0]]);
+      expect(await command<string[]>("LRANGE", `${prefix}:${name}:active`, "0", "-1")).toEqual([]);
+      // Bee-Queue's workers take from the right: the job handed back is next.
+      expect(await command<string[]>("LRANGE", `${prefix}:${name}:waiting`, "0", "-1")).toEqual(
+        ids.slice(1).reverse(),
+      );
+      expect(await queue.getJob(ids[1]!)).toMatchObject({ state: "waiting", attempt: 0 });
+      expect(await queue.counts(name)).toMatchObject({ waiting: 4, active: 0, completed: 1 });
+
+      const second = queue.consume({ queues: [name], concurrency: 1, workerId: "w2" }, async (job) => {
+        ran.push(job.record.id);
+        return { type: "completed", result: null };
+      });
+      await waitFor(async () => (await queue.counts(name)).completed === 5, { timeoutMs: 5_000 });
+      await second.close();
+      expect(ran).toEqual(ids);
+      expect(await queue.getJob(ids[1]!)).toMatchObject({ state: "completed", attempt: 1 });
+    } finally {
+      await queue.close();
+    }
+  });
+
   it("an expired job leaves nothing behind: its record, its index entries and its Bee-Queue entry go", async () => {
     const prefix = randomPrefix();
     const name = `${prefix}-q`;

@@ -12,12 +12,18 @@
   ARGV[8]     result JSON (completed) or error JSON (failed, retry, cancelled) or ''
   ARGV[9]     expiresAt or '' (completed, failed, cancelled); runAt (retry, postpone)
   ARGV[10]    the Bee-Queue queue that delivered the job
+  ARGV[11]    optional: a claim token (see claim-0) to take the worker's next job with: once the
+              outcome is persisted, the next job of that Bee-Queue queue moves from waiting to
+              active (as the worker's BRPOPLPUSH would move it) and is claimed as claim-0 does
 
   Returns     1 when persisted (or already persisted by the same call); 0 when the attempt is no
               longer this worker's (released, or recovered as stalled: another delivery owns the
-              Bee-Queue entry now, so it is left alone), so the outcome is dropped
+              Bee-Queue entry now, so it is left alone), so the outcome is dropped.
+              With ARGV[11], once persisted by this call: { 1, the next job's id or '', then as
+              claim-0 with a queue: its Bee-Queue job JSON or '', the claim's answer or '' }
 ]]
 -- @include common
+-- @include claim
 local id, workerId, attempt, kind, payload, time, beeQueue = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8],
   ARGV[9], ARGV[10]
 local key = jkey(id)
@@ -35,80 +41,89 @@ if state ~= 'active' or f[2] ~= attempt or f[3] ~= workerId then
   end
   return 0
 end
--- Bee-Queue's side. A completed job needs no SREM from its stalling set: the claim removed the
--- id, a stall check since then put it back only in the snapshot its next check deletes, and the
--- id never comes back to the active list (a new job of the same id is added only after
--- forgetBee, which removes it). A job that runs again does need it (below).
-redis.call('LREM', bq(beeQueue, 'active'), 0, id)
-if f[6] then redis.call('HDEL', key, 'cancel') end
-if kind == 'completed' then
-  -- Bee-Queue's succeeded set is also Conveyor's index of completed jobs (skey).
-  redis.call('SREM', skey(queue, 'active'), id)
-  redis.call('SADD', skey(queue, 'completed'), id)
-  -- workerId '' (not HDEL): one write for the whole record.
-  local fields = { 'state', 'completed', 'fin', fin, 'finishedAt', NOW_S, 'workerId', '' }
-  if payload ~= '' then fields[#fields + 1] = 'result'; fields[#fields + 1] = payload end
-  if time ~= '' then fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = time end
-  redis.call('HSET', key, unpack(fields))
-  if payload == '' then redis.call('HDEL', key, 'result') end
-  if time ~= '' then
-    redis.call('ZADD', CV .. 'expiring', time, id)
-  else
-    clearExpiry(id)
+local function persist()
+  -- Bee-Queue's side. A completed job needs no SREM from its stalling set: the claim removed the
+  -- id, a stall check since then put it back only in the snapshot its next check deletes, and the
+  -- id never comes back to the active list (a new job of the same id is added only after
+  -- forgetBee, which removes it). A job that runs again does need it (below).
+  redis.call('LREM', bq(beeQueue, 'active'), 0, id)
+  if f[6] then redis.call('HDEL', key, 'cancel') end
+  if kind == 'completed' then
+    -- Bee-Queue's succeeded set is also Conveyor's index of completed jobs (skey).
+    redis.call('SREM', skey(queue, 'active'), id)
+    redis.call('SADD', skey(queue, 'completed'), id)
+    -- workerId '' (not HDEL): one write for the whole record.
+    local fields = { 'state', 'completed', 'fin', fin, 'finishedAt', NOW_S, 'workerId', '' }
+    if payload ~= '' then fields[#fields + 1] = 'result'; fields[#fields + 1] = payload end
+    if time ~= '' then fields[#fields + 1] = 'expiresAt'; fields[#fields + 1] = time end
+    redis.call('HSET', key, unpack(fields))
+    if payload == '' then redis.call('HDEL', key, 'result') end
+    if time ~= '' then
+      redis.call('ZADD', CV .. 'expiring', time, id)
+    else
+      clearExpiry(id)
+    end
+    local data = payload
+    if data == '' then data = 'null' end
+    publish(queue, id, 'completed', attempt, nil, 'succeeded', data)
+    return
   end
-  local data = payload
-  if data == '' then data = 'null' end
-  publish(queue, id, 'completed', attempt, nil, 'succeeded', data)
-  return 1
+  redis.call('HSET', key, 'fin', fin, 'workerId', '')
+  redis.call('SREM', bq(beeQueue, 'stalling'), id)
+  if kind == 'retry' or kind == 'postpone' then
+    -- As Bee-Queue requeues a retry: waiting now, or its delayed set (a new head wakes the timers).
+    if tonumber(time) <= NOW then
+      redis.call('LPUSH', bq(beeQueue, 'waiting'), id)
+    else
+      redis.call('ZADD', bq(beeQueue, 'delayed'), time, id)
+      local head = redis.call('ZRANGE', bq(beeQueue, 'delayed'), 0, 0)
+      if head[1] == id then redis.call('PUBLISH', bq(beeQueue, 'earlierDelayed'), time) end
+    end
+  else
+    redis.call('SADD', bq(beeQueue, 'failed'), id)
+  end
+  if kind == 'failed' then
+    move(id, queue, state, 'failed')
+    redis.call('HSET', key, 'finishedAt', NOW_S, 'error', payload)
+    setExpiry(id, time)
+    publish(queue, id, 'failed', attempt, ',"error":' .. payload, 'failed', errorMessage(payload))
+  elseif kind == 'retry' then
+    redis.call('HSET', key, 'error', payload, 'runAt', time)
+    publish(queue, id, 'retrying', attempt, ',"error":' .. payload .. ',"runAt":' .. time, 'retrying',
+      errorMessage(payload))
+    if tonumber(time) <= NOW then
+      move(id, queue, state, 'waiting')
+      publish(queue, id, 'waiting', attempt, nil)
+    else
+      move(id, queue, state, 'retrying')
+    end
+  elseif kind == 'postpone' then
+    local previous = math.max(0, tonumber(attempt) - 1)
+    redis.call('HSET', key, 'attempt', previous, 'runAt', time)
+    publish(queue, id, 'delayed', attempt, ',"runAt":' .. time)
+    if tonumber(time) <= NOW then
+      move(id, queue, state, 'waiting')
+      publish(queue, id, 'waiting', previous, nil)
+    else
+      move(id, queue, state, 'delayed')
+    end
+  elseif kind == 'cancelled' then
+    move(id, queue, state, 'cancelled')
+    redis.call('HSET', key, 'finishedAt', NOW_S)
+    local extra = nil
+    if payload ~= '' then
+      redis.call('HSET', key, 'error', payload)
+      extra = ',"error":' .. payload
+    end
+    setExpiry(id, time)
+    publish(queue, id, 'cancelled', attempt, extra)
+  end
 end
-redis.call('HSET', key, 'fin', fin, 'workerId', '')
-redis.call('SREM', bq(beeQueue, 'stalling'), id)
-if kind == 'retry' or kind == 'postpone' then
-  -- As Bee-Queue requeues a retry: waiting now, or its delayed set (a new head wakes the timers).
-  if tonumber(time) <= NOW then
-    redis.call('LPUSH', bq(beeQueue, 'waiting'), id)
-  else
-    redis.call('ZADD', bq(beeQueue, 'delayed'), time, id)
-    local head = redis.call('ZRANGE', bq(beeQueue, 'delayed'), 0, 0)
-    if head[1] == id then redis.call('PUBLISH', bq(beeQueue, 'earlierDelayed'), time) end
-  end
-else
-  redis.call('SADD', bq(beeQueue, 'failed'), id)
-end
-if kind == 'failed' then
-  move(id, queue, state, 'failed')
-  redis.call('HSET', key, 'finishedAt', NOW_S, 'error', payload)
-  setExpiry(id, time)
-  publish(queue, id, 'failed', attempt, ',"error":' .. payload, 'failed', errorMessage(payload))
-elseif kind == 'retry' then
-  redis.call('HSET', key, 'error', payload, 'runAt', time)
-  publish(queue, id, 'retrying', attempt, ',"error":' .. payload .. ',"runAt":' .. time, 'retrying',
-    errorMessage(payload))
-  if tonumber(time) <= NOW then
-    move(id, queue, state, 'waiting')
-    publish(queue, id, 'waiting', attempt, nil)
-  else
-    move(id, queue, state, 'retrying')
-  end
-elseif kind == 'postpone' then
-  local previous = math.max(0, tonumber(attempt) - 1)
-  redis.call('HSET', key, 'attempt', previous, 'runAt', time)
-  publish(queue, id, 'delayed', attempt, ',"runAt":' .. time)
-  if tonumber(time) <= NOW then
-    move(id, queue, state, 'waiting')
-    publish(queue, id, 'waiting', previous, nil)
-  else
-    move(id, queue, state, 'delayed')
-  end
-elseif kind == 'cancelled' then
-  move(id, queue, state, 'cancelled')
-  redis.call('HSET', key, 'finishedAt', NOW_S)
-  local extra = nil
-  if payload ~= '' then
-    redis.call('HSET', key, 'error', payload)
-    extra = ',"error":' .. payload
-  end
-  setExpiry(id, time)
-  publish(queue, id, 'cancelled', attempt, extra)
-end
-return 1
+
+persist()
+if not ARGV[11] then return 1 end
+-- The worker's next job, taken now rather than by a BRPOPLPUSH and a claim of their own.
+local nextId = redis.call('RPOPLPUSH', bq(beeQueue, 'waiting'), bq(beeQueue, 'active'))
+if not nextId then return { 1, '', '', '' } end
+local taken = take(nextId, workerId, workerId .. '/' .. ARGV[11], beeQueue)
+return { 1, nextId, taken[1], taken[2] }
