@@ -120,6 +120,13 @@ class Slots {
 
 const json = (value: unknown): string => JSON.stringify(value) ?? "null";
 
+/** A job whose finish script is still to send; `resolve` is told once it is on its way. */
+interface PendingFinish {
+  readonly claim: Claim;
+  readonly expiresAt: number | undefined;
+  readonly resolve?: () => void;
+}
+
 /** Keys of one queue that the consumer writes for each job. */
 interface QueueKeys {
   readonly events: string;
@@ -311,9 +318,10 @@ export class BullmqConsumer implements Consumer {
     const key = this.jobKey(queue, id);
     const set = (name: string) => `${prefix}:${queue}:cv:${name}`;
     if (outcome.type === "completed") {
-      // One script, not awaited (see send): the result's expiry, the active event if it is still
-      // due; BullMQ's move goes out next on the same connection, so Redis applies it first.
-      this.finish(claim, outcome.expiresAt);
+      // The result's expiry (and the active event if it is still due) goes out first, on the same
+      // connection as BullMQ's move that follows, so Redis applies it first (see send).
+      const sent = this.finishCompleted(claim, outcome.expiresAt);
+      if (sent !== undefined) await sent;
       return outcome.result === undefined ? null : outcome.result;
     }
     this.finish(claim, undefined);
@@ -400,30 +408,57 @@ export class BullmqConsumer implements Consumer {
   private readonly heard = (answer: number): void => this.ctx.heard(answer);
 
   /**
-   * Sends the finish script ahead of the write that ends the attempt or stores its progress, on
-   * the same connection (so Redis runs it first; not awaited, see send): the result's expiry and,
-   * when the attempt's `cv:active` event was not written as it started, that event if a
-   * subscriber listens now. Nothing is sent when there is nothing to record.
+   * Sends the finish script ahead of the write that ends an attempt other than by completion or
+   * stores its progress, on the same connection (so Redis runs it first; not awaited, see send):
+   * the attempt's `cv:active` event if it was not written as the job started and a subscriber
+   * listens now. Nothing is sent when that event went out already.
    */
   private finish(claim: Claim, expiresAt: number | undefined): void {
-    const late = !claim.activeSent;
-    if (!late && expiresAt === undefined) return;
-    claim.activeSent = true;
-    const { queue, id, attempt, startedAt } = claim.record;
-    const keys = this.keysOf(queue);
-    this.ctx
-      .workerConnection()
-      .conveyorBullmqFinish(
-        keys.expiring,
-        this.ctx.listenersKey,
-        keys.events,
+    if (claim.activeSent && expiresAt === undefined) return;
+    this.sendFinish([{ claim, expiresAt }]);
+  }
+
+  /**
+   * A completed job's finish (its result's expiry, maybe a late active event), sent with those
+   * of every job completed in the same turn in one script call; resolves once it is on its way,
+   * so BullMQ's move of the job goes out after it.
+   */
+  private finishCompleted(claim: Claim, expiresAt: number | undefined): Promise<void> | undefined {
+    if (claim.activeSent && expiresAt === undefined) return undefined;
+    return new Promise((resolve) => {
+      this.finishing.push({ claim, expiresAt, resolve });
+      if (this.finishing.length === 1) setImmediate(this.flushFinishing);
+    });
+  }
+
+  private finishing: PendingFinish[] = [];
+
+  private readonly flushFinishing = (): void => {
+    const batch = this.finishing;
+    this.finishing = [];
+    this.sendFinish(batch);
+    for (const pending of batch) pending.resolve!();
+  };
+
+  private sendFinish(batch: readonly PendingFinish[]): void {
+    const keys: string[] = [this.ctx.listenersKey];
+    const args: (string | number)[] = [this.ctx.maxEvents];
+    for (const { claim, expiresAt } of batch) {
+      const { queue, id, attempt, startedAt } = claim.record;
+      const { expiring, events } = this.keysOf(queue);
+      keys.push(expiring, events);
+      args.push(
         id,
         expiresAt === undefined ? "" : Math.round(expiresAt),
-        late ? 1 : 0,
+        claim.activeSent ? 0 : 1,
         attempt,
         startedAt ?? Date.now(),
-        this.ctx.maxEvents,
-      )
+      );
+      claim.activeSent = true;
+    }
+    this.ctx
+      .workerConnection()
+      .conveyorBullmqFinish(keys.length, ...keys, ...args)
       .then(this.heard, this.reportError);
   }
 

@@ -358,17 +358,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
 
   /** Asks Redis whether a subscriber listens (the finish script with nothing to write). */
   const refreshListening = async () => {
-    const answer = await redis.conveyorBullmqFinish(
-      listenersKey,
-      listenersKey,
-      listenersKey,
-      "",
-      "",
-      0,
-      0,
-      0,
-      1,
-    );
+    const answer = await redis.conveyorBullmqFinish(1, listenersKey, maxEvents);
     listening = answer === 1;
   };
 

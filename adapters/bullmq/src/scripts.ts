@@ -8,7 +8,7 @@ export interface AdapterCommands {
   conveyorBullmqCounts(...args: string[]): Promise<number[]>;
   /** Takes the key count first (the number of keys depends on the jobs). */
   conveyorBullmqClaim(...args: (string | number)[]): Promise<number[]>;
-  /** Answers 1 while a subscriber listens (see finish-3.lua). */
+  /** Takes the key count first; answers 1 while a subscriber listens (see finish-n.lua). */
   conveyorBullmqFinish(...args: (string | number)[]): Promise<number>;
 }
 
@@ -18,7 +18,7 @@ const SCRIPTS: readonly [file: string, keys: number | undefined, command: keyof 
   ["cancel-13", 13, "conveyorBullmqCancel"],
   ["counts-9", 9, "conveyorBullmqCounts"],
   ["claim-n", undefined, "conveyorBullmqClaim"],
-  ["finish-3", 3, "conveyorBullmqFinish"],
+  ["finish-n", undefined, "conveyorBullmqFinish"],
 ];
 
 /** Next to this module: src/lua in tests, dist/lua once built (tsup copies them). */
