@@ -24,29 +24,32 @@ end
 -- redis.call has a fixed cost: later('ZADD', key, score, member), later('ZREM', key, member), then
 -- flushLater() before anything reads those keys. A key's batch goes out at 1,000 members (unpack
 -- has a limit).
-local pending, pendingOrder = {}, {}
+local pending, pendingOrder = { ZADD = {}, ZREM = {} }, {}
 local function later(op, key, a, b)
-  local slot = op .. key
-  local args = pending[slot]
+  local byKey = pending[op]
+  local args = byKey[key]
   if args == nil then
     args = { op, key }
-    pending[slot] = args
-    pendingOrder[#pendingOrder + 1] = slot
+    byKey[key] = args
+    pendingOrder[#pendingOrder + 1] = args
   end
-  args[#args + 1] = a
-  if b ~= nil then args[#args + 1] = b end
-  if #args >= 2002 then
+  local n = #args
+  args[n + 1] = a
+  if b ~= nil then
+    n = n + 1
+    args[n + 1] = b
+  end
+  if n + 1 >= 2002 then
     redis.call(unpack(args))
-    pending[slot] = { op, key }
+    for i = n + 1, 3, -1 do args[i] = nil end
   end
 end
 
 local function flushLater()
-  for _, slot in ipairs(pendingOrder) do
-    local args = pending[slot]
+  for _, args in ipairs(pendingOrder) do
     if #args > 2 then redis.call(unpack(args)) end
   end
-  pending, pendingOrder = {}, {}
+  pending, pendingOrder = { ZADD = {}, ZREM = {} }, {}
 end
 
 -- One token at most: a consumer woken by it claims, and the claim re-signals while jobs remain.

@@ -5,7 +5,7 @@
 ]]
 local function finish(base, now, maxlen, workerId, id, attempt, kind, payload, time)
   local key = jkey(base, id)
-  local job = redis.call('HMGET', key, 'state', 'workerId', 'attempt', 'queue', 'priority')
+  local job = redis.call('HMGET', key, 'state', 'workerId', 'attempt', 'queue', 'cx')
   if job[1] ~= 'active' or job[2] ~= workerId or job[3] ~= attempt then
     return 0
   end
@@ -15,8 +15,13 @@ local function finish(base, now, maxlen, workerId, id, attempt, kind, payload, t
   if kind == 'completed' or kind == 'failed' then
     local field = kind == 'completed' and 'result' or 'error'
     local set = kind == 'completed' and 'c' or 'f'
-    -- workerId and cx emptied in the same HSET rather than by an HDEL more (toRecord reads '' as unset).
-    local fields = { 'HSET', key, 'state', kind, 'finishedAt', now, 'workerId', '', 'cx', '' }
+    -- workerId emptied in the same HSET rather than by an HDEL more (toRecord reads '' as unset);
+    -- the cancel flag only when one was set, so a job that never had one gets no field for it.
+    local fields = { 'HSET', key, 'state', kind, 'finishedAt', now, 'workerId', '' }
+    if job[5] and job[5] ~= '' then
+      fields[#fields + 1] = 'cx'
+      fields[#fields + 1] = ''
+    end
     local extra = nil
     if payload ~= '' then
       fields[#fields + 1] = field
