@@ -115,7 +115,10 @@ function checkNewJob(job: NewJob, index: number): ValidationIssue[] {
   return issues;
 }
 
-/** The six script arguments of one new job (see add-2.lua). */
+/** Script arguments per new job (see add-2.lua). */
+const ARGS_PER_JOB = 6;
+
+/** The {@link ARGS_PER_JOB} script arguments of one new job (see add-2.lua). */
 function jobArgs(job: NewJob, out: (string | number)[]): void {
   const data: JobData = {
     id: job.id,
@@ -267,22 +270,31 @@ export const createRedisQueue = ((options: RedisQueueOptions = {}): QueueAdapter
         for (let i = start; i < Math.min(jobs.length, start + BULK_CHUNK); i++) jobArgs(jobs[i]!, args);
         encoded.push(args);
       }
-      // One chunk per macrotask: Redis runs the script of one while this process writes the
-      // next and reads the answers of earlier ones, instead of the two taking turns.
-      const chunks: Promise<(1 | string[])[]>[] = [];
+      // One chunk per macrotask, each answer turned into records as it arrives: Redis runs the
+      // script of one chunk while this process sends the next and reads the answers of earlier
+      // ones, instead of the two taking turns.
+      const chunks: Promise<AddResult[]>[] = [];
+      let from = 0;
       for (const args of encoded) {
         if (chunks.length > 0) await new Promise((resolve) => setImmediate(resolve));
-        chunks.push(
-          call(() => redis.conveyorQueueAdd(eventsKey, `${base}queues`, base, now, maxEvents, ...args)),
+        const first = from;
+        from += args.length / ARGS_PER_JOB;
+        const chunk = call(() =>
+          redis.conveyorQueueAdd(eventsKey, `${base}queues`, base, now, maxEvents, ...args),
+        ).then((replies) =>
+          replies.map(
+            (reply, k): AddResult =>
+              reply === 1
+                ? { job: createRecord(jobs[first + k]!, now), created: true }
+                : { job: toRecord(reply), created: false },
+          ),
         );
+        // A chunk that fails while later ones are still being sent must not count as an
+        // unhandled rejection; Promise.all below throws its error.
+        chunk.catch(() => {});
+        chunks.push(chunk);
       }
-      const replies = (await Promise.all(chunks)).flat();
-      return replies.map(
-        (reply, i): AddResult =>
-          reply === 1
-            ? { job: createRecord(jobs[i]!, now), created: true }
-            : { job: toRecord(reply), created: false },
-      );
+      return (await Promise.all(chunks)).flat();
     },
 
     consume(consumeOptions, handler) {
