@@ -14,6 +14,7 @@ import { createConveyor, defineTask, silentLogger } from "@conveyor/core";
 import { createMemoryCache, createMemoryRateLimiter } from "@conveyor/memory";
 import { randomPrefix, startRedisServer } from "@conveyor/testing";
 import BeeQueue from "bee-queue";
+import redisLib from "redis";
 
 const JOBS = Number(process.argv[2] ?? 400);
 const RATE = Number(process.argv[3] ?? 200);
@@ -30,6 +31,16 @@ const mark = (id, stage, at = now()) => {
     stages.set(id, job);
   }
   job[stage] ??= at;
+};
+
+// When each worker's BRPOPLPUSH answered (Bee-Queue and the adapter use this `redis` module).
+const brpoplpush = redisLib.RedisClient.prototype.brpoplpush;
+redisLib.RedisClient.prototype.brpoplpush = function (...args) {
+  const done = args.pop();
+  return brpoplpush.call(this, ...args, (error, id) => {
+    if (id) mark(id, "brpoplpush answered");
+    done(error, id);
+  });
 };
 
 /** Starts a MONITOR in another process; `stop(stageOf)` marks the server stages it saw. */
@@ -135,6 +146,7 @@ async function ours() {
     "add call",
     "redis runs add",
     "add resolved",
+    "brpoplpush answered",
     "redis runs claim",
     "handler runs",
     "redis runs finish",
@@ -192,6 +204,7 @@ async function bare() {
     "add call",
     "redis runs add",
     "add resolved",
+    "brpoplpush answered",
     "redis runs hget",
     "handler runs",
     "redis runs finish",

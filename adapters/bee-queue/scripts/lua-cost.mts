@@ -1,5 +1,5 @@
 // Redis time per call of the hot scripts (claim-0, finish-0, add-0) on a real job flow, from
-// SLOWLOG (every call logged). From bench/: node --import tsx ../adapters/bee-queue/scripts/lua-cost.mts [jobs]
+// INFO commandstats (SLOWLOG=1: per nested command too, from SLOWLOG, which slows every call). From bench/: node --import tsx ../adapters/bee-queue/scripts/lua-cost.mts [jobs]
 // CLAIM=file.lua / FINISH=file.lua time a variant of the script instead.
 
 import { silentLogger } from "@conveyor/core";
@@ -29,7 +29,8 @@ async function slowlog(names: Map<string, string>): Promise<void> {
   console.log([...sums].map(([name, { n, us }]) => `${name} ${(us / n).toFixed(1)} µs × ${n}`).join(", "));
   await call((d) => client.slowlog("reset", d as never));
 }
-await call((d) => client.config("set", "slowlog-log-slower-than", "0", d as never));
+const SLOWLOG = process.env.SLOWLOG === "1";
+if (SLOWLOG) await call((d) => client.config("set", "slowlog-log-slower-than", "0", d as never));
 await call((d) => client.config("set", "slowlog-max-len", "100000", d as never));
 const { createHash } = await import("node:crypto");
 const { readFileSync } = await import("node:fs");
@@ -78,11 +79,18 @@ for (let round = 0; round < 3; round++) {
   await queue.add([jobs[0]!]);
   await call((d) => client.slowlog("reset", d as never));
   for (const job of jobs.slice(1)) await queue.add([job]);
-  for (let i = 0; i < JOBS; i++) {
-    const id = await call<string>((d) => client.rpoplpush(`${bq}q:waiting`, `${bq}q:active`, d));
-    if (!id) break;
-    await run(claimSha, "claim-0", [cv, bq, Date.now(), id, "w1", i + 1, "q"]);
-    await run(finishSha, "finish-0", [
+  // As a busy one-queue worker runs: the first job by BRPOPLPUSH and claim, then each finish
+  // takes the next.
+  const evalsha = async () => {
+    const text = await call<string>((d) => client.info("commandstats", d));
+    const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(text);
+    return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+  };
+  let id = await call<string | null>((d) => client.rpoplpush(`${bq}q:waiting`, `${bq}q:active`, d));
+  if (id) await run(claimSha, "claim-0", [cv, bq, Date.now(), id, "w1", 0, "q"]);
+  const before = await evalsha();
+  for (let i = 1; id; i++) {
+    const reply = await run(finishSha, "finish-0", [
       cv,
       bq,
       Date.now(),
@@ -93,9 +101,15 @@ for (let round = 0; round < 3; round++) {
       "null",
       Date.now() + 86_400_000,
       "q",
+      i,
     ]);
+    id = Array.isArray(reply) && reply[1] !== "" ? (reply[1] as string) : null;
   }
-  await slowlog(names);
+  const after = await evalsha();
+  console.log(
+    `finish-0 taking the next job: ${((after.usec - before.usec) / (after.calls - before.calls)).toFixed(1)} µs per call (INFO commandstats)`,
+  );
+  if (SLOWLOG) await slowlog(names);
   await queue.close();
 }
 client.quit();

@@ -78,12 +78,12 @@ interface BeeLua {
 let lua: BeeLua | undefined;
 
 interface BeeModules {
-  Job: { fromData(queue: Bee, id: string, data: string): BeeQueue.Job<unknown> };
+  Job: new (queue: Bee, id: string, data: unknown, options: Record<string, unknown>) => BeeQueue.Job<unknown>;
   isAbortError(error: unknown): boolean;
 }
 let modules: BeeModules | undefined;
 
-/** Bee-Queue's `Job.fromData` and `isAbortError`, which its typed API does not export. */
+/** Bee-Queue's `Job` class and `isAbortError`, which its typed API does not export. */
 function beeModules(): BeeModules {
   if (modules) return modules;
   const require = createRequire(import.meta.url);
@@ -95,23 +95,28 @@ function beeModules(): BeeModules {
   return modules;
 }
 
-/** A job the adapter took for a Bee-Queue worker itself: its id and Bee-Queue job JSON. */
-export interface TakenJob {
+/** What a Bee-Queue job object is made of (Bee-Queue's job JSON holds the same). */
+export interface BeeJobParts {
+  readonly data: unknown;
+  readonly options: Record<string, unknown>;
+}
+
+/** A job the adapter took for a Bee-Queue worker itself. */
+export interface TakenJob extends BeeJobParts {
   readonly id: string;
-  readonly data: string;
 }
 
 /**
  * Makes `bee` take each job with `fetch` instead of Bee-Queue's own read of the job data, so the
  * worker can read and claim in one round trip: BRPOPLPUSH as Bee-Queue does it, then `fetch(id)`
- * answers the job's Bee-Queue JSON (or `undefined` when it is gone). A failed BRPOPLPUSH is
+ * answers what the job is made of (or `undefined` when it is gone). A failed BRPOPLPUSH is
  * retried as Bee-Queue retries it (an error event, then a doubling delay). Before that, `next()`
  * may hand over a job the adapter already took (its finish script takes the next job as it
  * finishes one): no BRPOPLPUSH then, unless that job turns out to be none.
  */
 export function takeJobsWith(
   bee: Bee,
-  fetch: (id: string) => Promise<string | undefined>,
+  fetch: (id: string) => Promise<BeeJobParts | undefined>,
   next: () => Promise<TakenJob | undefined> | undefined,
 ): void {
   const { Job, isAbortError } = beeModules();
@@ -123,8 +128,8 @@ export function takeJobsWith(
     }).then(
       async (id) => {
         if (id === null) return null;
-        const data = await fetch(id);
-        return data === undefined ? null : Job.fromData(bee, id, data);
+        const parts = await fetch(id);
+        return parts === undefined ? null : new Job(bee, id, parts.data, parts.options);
       },
       async (error: unknown) => {
         if (isAbortError(error) && bee.paused) return null;
@@ -139,7 +144,7 @@ export function takeJobsWith(
   const take = (): Promise<BeeQueue.Job<unknown> | null> => {
     const taken = next();
     if (taken === undefined) return block();
-    return taken.then((job) => (job === undefined ? take() : Job.fromData(bee, job.id, job.data)));
+    return taken.then((job) => (job === undefined ? take() : new Job(bee, job.id, job.data, job.options)));
   };
   bee._waitForJob = take;
 }

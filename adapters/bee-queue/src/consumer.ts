@@ -17,6 +17,7 @@ import type BeeQueue from "bee-queue";
 import type { RedisClient } from "redis";
 import {
   type Bee,
+  type BeeJobParts,
   CONVEYOR_BACKOFF,
   createWorkerBee,
   Finished,
@@ -63,6 +64,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const json = (value: unknown): string => (value === undefined ? "" : (JSON.stringify(value) ?? ""));
 const time = (value: number | undefined): string | number => (value === undefined ? "" : Math.round(value));
+
+/**
+ * The Bee-Queue job of a claim. A claimed Conveyor job's is made from its record (the claim script
+ * does not read Bee-Queue's JSON, which holds nothing else the worker needs); for one that must
+ * not run, Bee-Queue's JSON, if any, tells a foreign job from a gone one.
+ */
+function beeParts(data: string, answer: JobRecord | string): BeeJobParts | undefined {
+  if (typeof answer !== "string") {
+    return { data: { task: answer.task }, options: { timestamp: answer.createdAt } };
+  }
+  if (data === "") return undefined;
+  const parsed = JSON.parse(data) as { data?: unknown; options?: Record<string, unknown> };
+  return { data: parsed.data, options: parsed.options ?? {} };
+}
 
 /** The finish script's answer when it also took the next job: see finish-0.lua. */
 type FinishAndTake = number | [number, string, string, string[] | string];
@@ -144,7 +159,7 @@ export class BeeConsumer implements Consumer {
   /** Counts Bee-Queue's deliveries to this consumer: the claim token. */
   private deliveries = 0;
   /** Claims made as Bee-Queue took the job (see take), by job id, until its handler runs. */
-  private readonly taken = new Map<string, string[] | string>();
+  private readonly taken = new Map<string, JobRecord | string>();
   /**
    * Jobs the finish script took as it finished one (see finishAndTake), oldest first, for the
    * Bee-Queue worker's next takes. Each finish is followed by one take, so none waits long.
@@ -249,21 +264,23 @@ export class BeeConsumer implements Consumer {
   }
 
   /**
-   * Bee-Queue took job `id` off the waiting list: claims it and reads its Bee-Queue data in one
-   * script call. The claim waits in `taken` for the handler (runClaimed); one Bee-Queue drops
-   * because it is closing goes back at once.
+   * Bee-Queue took job `id` off the waiting list: claims it in one script call (see beeParts).
+   * The claim waits in `taken` for the handler (runClaimed); one Bee-Queue drops because it is
+   * closing goes back at once.
    */
-  private async take(bee: Bee, queue: string, id: string): Promise<string | undefined> {
+  private async take(bee: Bee, queue: string, id: string): Promise<BeeJobParts | undefined> {
     const [data, reply] = await this.script<[string, string[] | string]>("claim-0", [
       id,
       this.settings.workerId,
       ++this.deliveries,
       queue,
     ]);
-    if (data === "") return undefined;
-    this.taken.set(id, reply);
+    const answer = typeof reply === "string" ? reply : toRecord(reply);
+    const parts = beeParts(data, answer);
+    if (parts === undefined) return undefined;
+    this.taken.set(id, answer);
     if (bee.paused) await this.giveBack(id, queue);
-    return data;
+    return parts;
   }
 
   /** The oldest job a finish took, for the Bee-Queue worker's take; see takeJobsWith. */
@@ -284,12 +301,9 @@ export class BeeConsumer implements Consumer {
     if (reply === undefined) return;
     this.taken.delete(id);
     if (typeof reply === "string") return;
-    await this.script("release-0", [
-      this.settings.workerId,
-      beeQueue,
-      id,
-      String(toRecord(reply).attempt),
-    ]).catch((error: unknown) => this.report(error));
+    await this.script("release-0", [this.settings.workerId, beeQueue, id, String(reply.attempt)]).catch(
+      (error: unknown) => this.report(error),
+    );
   }
 
   /** Called for a cancel notice: aborts the job if this consumer runs it. */
@@ -348,7 +362,7 @@ export class BeeConsumer implements Consumer {
           ++this.deliveries,
           job.queue.name,
         ]);
-        reply = answer[1];
+        reply = typeof answer[1] === "string" ? answer[1] : toRecord(answer[1]);
       } catch {
         // Closing while Redis is away: the job never started here.
         return beeRequeue(job, 0);
@@ -368,7 +382,7 @@ export class BeeConsumer implements Consumer {
       }
       return new Finished("succeeded");
     }
-    const claim = new Claim(toRecord(reply), this);
+    const claim = new Claim(reply, this);
     this.held.set(job.id, claim);
     let outcome: Outcome;
     try {
@@ -418,9 +432,12 @@ export class BeeConsumer implements Consumer {
     const taken = sent.then(
       (reply): TakenJob | undefined => {
         this.failing = false;
-        if (typeof reply === "number" || reply[1] === "" || reply[2] === "") return undefined;
-        this.taken.set(reply[1], reply[3]);
-        return { id: reply[1], data: reply[2] };
+        if (typeof reply === "number" || reply[1] === "") return undefined;
+        const answer = typeof reply[3] === "string" ? reply[3] : toRecord(reply[3]);
+        const parts = beeParts(reply[2], answer);
+        if (parts === undefined) return undefined;
+        this.taken.set(reply[1], answer);
+        return { id: reply[1], ...parts };
       },
       (error: unknown) => {
         this.report(error);

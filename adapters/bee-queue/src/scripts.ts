@@ -68,8 +68,9 @@ export function runScript<T>(
   args: readonly (string | number)[],
 ): Promise<T> {
   const script = load().get(name)!;
+  // Numbers go as they are: the client writes every argument as a string itself.
   return new Promise<T>((resolve, reject) => {
-    client.evalsha(script.sha, 0, ...args.map(String), (error: Error | null, reply: unknown) => {
+    client.evalsha(script.sha, 0, ...(args as string[]), (error: Error | null, reply: unknown) => {
       if (!error) {
         resolve(reply as T);
         return;
@@ -78,7 +79,7 @@ export function runScript<T>(
         reject(error);
         return;
       }
-      client.eval(script.source, 0, ...args.map(String), (again: Error | null, value: unknown) =>
+      client.eval(script.source, 0, ...(args as string[]), (again: Error | null, value: unknown) =>
         again ? reject(again) : resolve(value as T),
       );
     });

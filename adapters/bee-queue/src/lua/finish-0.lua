@@ -50,8 +50,9 @@ local function persist()
   if f[6] then redis.call('HDEL', key, 'cancel') end
   if kind == 'completed' then
     -- Bee-Queue's succeeded set is also Conveyor's index of completed jobs (skey).
-    redis.call('SREM', skey(queue, 'active'), id)
-    redis.call('SADD', skey(queue, 'completed'), id)
+    if redis.call('SMOVE', skey(queue, 'active'), skey(queue, 'completed'), id) == 0 then
+      redis.call('SADD', skey(queue, 'completed'), id)
+    end
     -- workerId '' (not HDEL): one write for the whole record.
     local fields = { 'state', 'completed', 'fin', fin, 'finishedAt', NOW_S, 'workerId', '' }
     if payload ~= '' then fields[#fields + 1] = 'result'; fields[#fields + 1] = payload end

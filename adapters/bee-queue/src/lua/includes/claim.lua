@@ -56,14 +56,16 @@ local function claim(id, workerId, token)
   return out
 end
 
--- The claim of a job a Bee-Queue worker of `beeQueue` took off its waiting list, which also
--- reads Bee-Queue's job data (in place of Bee-Queue's own HGET) and renews the job against
--- stalling (in place of Bee-Queue's first SREM); a job that must not run ('gone', 'skip') also
--- leaves Bee-Queue's active list here, and its worker writes nothing. Returns { Bee-Queue's job
--- JSON or '', the claim's answer }.
+-- The claim of a job a Bee-Queue worker of `beeQueue` took off its waiting list (in place of
+-- Bee-Queue's own HGET of the job data), which also renews the job against stalling (in place of
+-- Bee-Queue's first SREM); a job that must not run ('gone', 'skip') also leaves Bee-Queue's
+-- active list here, and its worker writes nothing. Returns { Bee-Queue's job JSON or '', the
+-- claim's answer }: the JSON only for a job that must not run (it tells a job plain Bee-Queue
+-- added); the worker makes a claimed job's from its record.
 local function take(id, workerId, token, beeQueue)
   local answer = claim(id, workerId, token)
   redis.call('SREM', bq(beeQueue, 'stalling'), id)
-  if type(answer) == 'string' then redis.call('LREM', bq(beeQueue, 'active'), 0, id) end
+  if type(answer) ~= 'string' then return { '', answer } end
+  redis.call('LREM', bq(beeQueue, 'active'), 0, id)
   return { redis.call('HGET', bq(beeQueue, 'jobs'), id) or '', answer }
 end
