@@ -675,12 +675,11 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
           results[i] = { job: createRecord(job, now), created: true };
         }
       }
-      await call(() => addToBull(jobs, again, now));
-      await call(() =>
-        Promise.all(
-          names.map((name, n) => (replies[jobs.length + n] === 1 ? redis.publish(queuesChannel, name) : 0)),
-        ),
-      );
+      if (again.length > 0) await call(() => addToBull(jobs, again, now));
+      const created = names.filter((_, n) => replies[jobs.length + n] === 1);
+      if (created.length > 0) {
+        await call(() => Promise.all(created.map((name) => redis.publish(queuesChannel, name))));
+      }
       return results as AddResult[];
     },
 
