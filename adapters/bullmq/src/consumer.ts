@@ -421,10 +421,15 @@ export class BullmqConsumer implements Consumer {
   /**
    * A completed job's finish (its result's expiry, maybe a late active event), sent with those
    * of every job completed in the same turn in one script call; resolves once it is on its way,
-   * so BullMQ's move of the job goes out after it.
+   * so BullMQ's move of the job goes out after it (undefined: sent already, or nothing to send).
    */
   private finishCompleted(claim: Claim, expiresAt: number | undefined): Promise<void> | undefined {
     if (claim.activeSent && expiresAt === undefined) return undefined;
+    if (this.held.size === 1 && this.finishing.length === 0) {
+      // The only job running: no other can complete in this turn, so no batch to wait for.
+      this.sendFinish([{ claim, expiresAt }]);
+      return undefined;
+    }
     return new Promise((resolve) => {
       this.finishing.push({ claim, expiresAt, resolve });
       if (this.finishing.length === 1) setImmediate(this.flushFinishing);
