@@ -23,7 +23,7 @@ import {
   ValidationError,
   type ValidationIssue,
 } from "@conveyor/core";
-import { Queue as BullQueue, Job } from "bullmq";
+import { Queue as BullQueue, Job, type JobsOptions } from "bullmq";
 import { Redis } from "ioredis";
 import {
   acquire,
@@ -566,19 +566,17 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
     if (job.backoff !== undefined) data.b = job.backoff;
     if (job.timeoutMs !== undefined) data.t = job.timeoutMs;
     if (job.meta !== undefined) data.m = job.meta;
-    return {
-      name: job.task,
-      data,
-      opts: {
-        jobId: job.id,
-        timestamp: job.createdAt,
-        priority: PRIORITY_ZERO - job.priority,
-        delay: job.runAt > now ? Math.max(1, job.runAt - job.createdAt) : 0,
-        attempts: 1,
-        removeOnComplete: false,
-        removeOnFail: false,
-      },
+    // Only what differs from BullMQ's defaults: every option is stored with the job and parsed
+    // again each time a worker takes it. No removeOnComplete / removeOnFail: none keeps every
+    // finished job, as the adapter's own Queues and Workers set no default that would drop one.
+    const opts: JobsOptions = {
+      jobId: job.id,
+      timestamp: job.createdAt,
+      priority: PRIORITY_ZERO - job.priority,
+      attempts: 1,
     };
+    if (job.runAt > now) opts.delay = Math.max(1, job.runAt - job.createdAt);
+    return { name: job.task, data, opts };
   };
 
   /** Adds `jobs[i]` for each index to BullMQ, one call per queue. */
