@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 // Where one job's end-to-end latency goes, Conveyor on Bee-Queue and bare Bee-Queue: paced jobs
 // (default 200/s), each stage timed in µs after the add call. Client stages from this process;
 // server stages from MONITOR (the time Redis ran the command, same clock), read by a redis-cli in
@@ -74,7 +75,40 @@ async function paced(add) {
   }
 }
 
+/** GC pauses (and event-loop delay) while `run` runs. */
+async function watched(run) {
+  const pauses = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) pauses.push(entry.duration);
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  await run();
+  delay.disable();
+  observer.disconnect();
+  pauses.sort((a, b) => b - a);
+  const total = pauses.reduce((sum, ms) => sum + ms, 0);
+  console.log(
+    `GC: ${pauses.length} pauses, ${total.toFixed(1)} ms in all, longest ${pauses
+      .slice(0, 3)
+      .map((ms) => ms.toFixed(1))
+      .join(", ")} ms; ` +
+      `event-loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(2)} ms, max ${(delay.max / 1e6).toFixed(2)} ms`,
+  );
+}
+
 function report(name, order) {
+  const last = order.at(-1);
+  const all = [...stages.values()].filter((job) => job[order[0]] !== undefined && job[last] !== undefined);
+  all.sort((a, b) => a[order[0]] - b[order[0]]);
+  const slowest = all
+    .map((job, i) => ({ i, ms: (job[last] - job[order[0]]) / 1000 }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, Math.ceil(all.length / 50));
+  console.log(
+    `${name}: slowest 2 % (index in add order: ms) ${slowest.map((s) => `${s.i}: ${s.ms.toFixed(1)}`).join(", ")}`,
+  );
   const rows = [...stages.values()].filter((job) => order.every((stage) => job[stage] !== undefined));
   console.log(`--- ${name}: ${rows.length} of ${JOBS} jobs with every stage; µs after "${order[0]}"`);
   for (const stage of order.slice(1)) {
@@ -132,15 +166,17 @@ async function ours() {
       if (++events === JOBS) resolve();
     };
   });
-  await paced((i) => {
-    const start = now();
-    conveyor.enqueue(task, i).then((job) => {
-      mark(job.id, "add call", start);
-      mark(job.id, "add resolved");
-      ids.set(i, job.id);
+  await watched(async () => {
+    await paced((i) => {
+      const start = now();
+      conveyor.enqueue(task, i).then((job) => {
+        mark(job.id, "add call", start);
+        mark(job.id, "add resolved");
+        ids.set(i, job.id);
+      });
     });
+    await all;
   });
-  await all;
   await stop(stageOf);
   report("ours", [
     "add call",
@@ -188,17 +224,19 @@ async function bare() {
     if (args[0] === "lrem" && args[1].endsWith(":active")) return [args[3], "redis runs finish"];
     return undefined;
   };
-  await paced((i) => {
-    const start = now();
-    producer
-      .createJob(i)
-      .save()
-      .then((job) => {
-        mark(job.id, "add call", start);
-        mark(job.id, "add resolved");
-      });
+  await watched(async () => {
+    await paced((i) => {
+      const start = now();
+      producer
+        .createJob(i)
+        .save()
+        .then((job) => {
+          mark(job.id, "add call", start);
+          mark(job.id, "add resolved");
+        });
+    });
+    await all;
   });
-  await all;
   await stop(stageOf);
   report("bare", [
     "add call",

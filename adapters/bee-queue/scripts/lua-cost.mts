@@ -30,6 +30,12 @@ async function slowlog(names: Map<string, string>): Promise<void> {
   await call((d) => client.slowlog("reset", d as never));
 }
 const SLOWLOG = process.env.SLOWLOG === "1";
+/** EVALSHA calls and their µs so far (INFO commandstats). */
+async function evalshaStats(): Promise<{ calls: number; usec: number }> {
+  const text = await call<string>((d) => client.info("commandstats", d));
+  const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(text);
+  return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
+}
 if (SLOWLOG) await call((d) => client.config("set", "slowlog-log-slower-than", "0", d as never));
 await call((d) => client.config("set", "slowlog-max-len", "100000", d as never));
 const { createHash } = await import("node:crypto");
@@ -78,17 +84,17 @@ for (let round = 0; round < 3; round++) {
   }));
   await queue.add([jobs[0]!]);
   await call((d) => client.slowlog("reset", d as never));
+  const beforeAdd = await evalshaStats();
   for (const job of jobs.slice(1)) await queue.add([job]);
+  const afterAdd = await evalshaStats();
+  console.log(
+    `add-0 of one job: ${((afterAdd.usec - beforeAdd.usec) / (afterAdd.calls - beforeAdd.calls)).toFixed(1)} µs per call`,
+  );
   // As a busy one-queue worker runs: the first job by BRPOPLPUSH and claim, then each finish
   // takes the next.
-  const evalsha = async () => {
-    const text = await call<string>((d) => client.info("commandstats", d));
-    const m = /cmdstat_evalsha:calls=(\d+),usec=(\d+)/.exec(text);
-    return { calls: Number(m?.[1] ?? 0), usec: Number(m?.[2] ?? 0) };
-  };
   let id = await call<string | null>((d) => client.rpoplpush(`${bq}q:waiting`, `${bq}q:active`, d));
   if (id) await run(claimSha, "claim-0", [cv, bq, Date.now(), id, "w1", 0, "q"]);
-  const before = await evalsha();
+  const before = await evalshaStats();
   for (let i = 1; id; i++) {
     const reply = await run(finishSha, "finish-0", [
       cv,
@@ -105,7 +111,7 @@ for (let round = 0; round < 3; round++) {
     ]);
     id = Array.isArray(reply) && reply[1] !== "" ? (reply[1] as string) : null;
   }
-  const after = await evalsha();
+  const after = await evalshaStats();
   console.log(
     `finish-0 taking the next job: ${((after.usec - before.usec) / (after.calls - before.calls)).toFixed(1)} µs per call (INFO commandstats)`,
   );

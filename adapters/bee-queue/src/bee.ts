@@ -141,10 +141,16 @@ export function takeJobsWith(
         return block();
       },
     );
+  // After a finish that took nothing, the BRPOPLPUSH waits for the I/O already received (the
+  // job's own events among it), as Bee-Queue's next take does (setImmediate): its write would
+  // otherwise come first.
+  const later = () => new Promise<void>((resolve) => setImmediate(resolve));
   const take = (): Promise<BeeQueue.Job<unknown> | null> => {
     const taken = next();
     if (taken === undefined) return block();
-    return taken.then((job) => (job === undefined ? take() : new Job(bee, job.id, job.data, job.options)));
+    return taken.then((job) =>
+      job === undefined ? later().then(take) : new Job(bee, job.id, job.data, job.options),
+    );
   };
   bee._waitForJob = take;
 }

@@ -13,9 +13,15 @@
 prune(100 + 2 * math.floor((#ARGV - 3) / 11))
 
 -- Writes to the indexes and to Bee-Queue's lists are gathered per key and sent in batches: a bulk
--- add then costs a few commands per job rather than a dozen.
+-- add then costs a few commands per job rather than a dozen. An add of one job writes at once
+-- (the batches would only cost it time).
 local batches, order = {}, {}
+local single = #ARGV == 14
 local function gather(command, key, ...)
+  if single then
+    redis.call(command, key, ...)
+    return
+  end
   local id = command .. '\0' .. key
   local batch = batches[id]
   if not batch then
