@@ -147,6 +147,12 @@ export class EventHub {
     }
   }
 
+  /** Renews the registration at once if it is held (the connection is back after an outage). */
+  renewNow(): void {
+    if (this.renewal === undefined || this.closed) return;
+    this.ctx.listen(this.member).catch((error) => this.ctx.onError(error));
+  }
+
   private stopRenewal(): void {
     clearInterval(this.renewal);
     this.renewal = undefined;

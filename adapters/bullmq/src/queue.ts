@@ -374,8 +374,10 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
         else if (channel === listenChannel) listening = true;
       });
       await client.subscribe(cancelChannel, queuesChannel, listenChannel);
-      // After subscribing: a subscriber that registers from now on is told by its notice.
-      await refreshListening();
+      // After subscribing: a subscriber that registers from now on is told by its notice. Should
+      // the question fail, workers start out assuming nobody listens, which costs no event (the
+      // finish script writes a left-out one) and must not fail every later call.
+      await refreshListening().catch(onError);
     })();
     return subscriber;
   };
@@ -397,6 +399,9 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
   };
 
   let hub: EventHub | undefined;
+  // Back after an outage (Redis may have restarted without the registration): renew it at once.
+  const renewListening = () => hub?.renewNow();
+  redis.on("ready", renewListening);
 
   /** The get script's keys (the job's hash, BullMQ's state sets of its queue, cv:expiring) and the id. */
   const getArgs = (queue: string, id: string) =>
@@ -891,6 +896,7 @@ export const createBullmqQueue = ((options: BullmqQueueOptions = {}): QueueAdapt
       closed = true;
       if (sweepTimer) clearInterval(sweepTimer);
       await Promise.all([...consumers].map((consumer) => consumer.close({ drain: false })));
+      redis.off("ready", renewListening);
       await hub?.close();
       await Promise.all([...bullQueues.values()].map((queue) => queue.close().catch(() => undefined)));
       await Promise.all([...own.map(closeClient), ...releases.map((release) => release())]);
