@@ -261,6 +261,39 @@ describe("the BullMQ adapter", () => {
     }
   });
 
+  it("jobs completing together over two queues each keep their own result expiry (one finish call per turn)", async () => {
+    const prefix = randomPrefix();
+    const queue = ourQueue(prefix);
+    const names = [`${prefix}-a`, `${prefix}-b`];
+    const base = Date.now() + 3_600_000;
+    const jobs = names.flatMap((name) => Array.from({ length: 12 }, () => newJob(prefix, { queue: name })));
+    const expiry = new Map(jobs.map((job, n) => [job.id, base + n]));
+    try {
+      await queue.add(jobs);
+      let done = 0;
+      const consumer = queue.consume({ queues: names, concurrency: 8, workerId: "w" }, async (job) => {
+        done++;
+        return { type: "completed", result: job.record.id, expiresAt: expiry.get(job.record.id)! };
+      });
+      await waitFor(
+        async () =>
+          (await queue.counts(names[0]!)).completed + (await queue.counts(names[1]!)).completed === 24,
+        { timeoutMs: 10_000, message: "every job completed" },
+      );
+      expect(done).toBe(24);
+      await consumer.close();
+      for (const job of jobs) {
+        expect(await queue.getJob(job.id)).toMatchObject({
+          state: "completed",
+          result: job.id,
+          expiresAt: expiry.get(job.id),
+        });
+      }
+    } finally {
+      await queue.close();
+    }
+  });
+
   it("warns once when Redis keeps no data across a restart", async () => {
     const warnings: string[] = [];
     const log: Logger = { ...silent, warn: (message) => warnings.push(message) };
