@@ -158,6 +158,8 @@ export class BeeConsumer implements Consumer {
   private readonly writes = new Set<Promise<unknown>>();
   /** Counts Bee-Queue's deliveries to this consumer: the claim token. */
   private deliveries = 0;
+  /** Resolves once cancel notices reach this consumer (or subscribing to them failed). */
+  private readonly channel: Promise<void>;
   /** Claims made as Bee-Queue took the job (see take), by job id, until its handler runs. */
   private readonly taken = new Map<string, JobRecord | string>();
   /**
@@ -173,11 +175,10 @@ export class BeeConsumer implements Consumer {
   ) {
     this.timer = setInterval(() => void this.kick(), settings.checkIntervalMs);
     this.timer.unref();
-    // Claims start once cancel notices can reach this consumer (and so once Redis answers).
-    ctx.cancelChannelReady().then(
-      () => this.start(),
-      () => this.start(),
-    );
+    // Claims start once cancel notices can reach this consumer (and so once Redis answers); the
+    // Bee-Queue queues connect meanwhile.
+    this.channel = ctx.cancelChannelReady().catch(() => {});
+    this.start();
   }
 
   get active(): number {
@@ -215,7 +216,7 @@ export class BeeConsumer implements Consumer {
       this.script("stalled-0", [queue, id]).catch((error: unknown) => this.report(error));
     });
     this.bees.add(bee);
-    bee.ready().then(
+    Promise.all([bee.ready(), this.channel]).then(
       () => {
         if (this.closing) return;
         bee.process(this.settings.concurrency, (job: BeeQueue.Job<unknown>) => this.run(job));
