@@ -124,6 +124,7 @@ const json = (value: unknown): string => JSON.stringify(value) ?? "null";
 interface PendingFinish {
   readonly claim: Claim;
   readonly expiresAt: number | undefined;
+  /** Absent for the job whose completion sent the batch (nothing to wait for). */
   readonly resolve?: () => void;
 }
 
@@ -261,11 +262,14 @@ export class BullmqConsumer implements Consumer {
       }
       let value: unknown;
       let rejected = false;
+      this.running++;
       try {
         value = await unlessReleased(claim, this.handler(claim));
       } catch (error) {
         value = error;
         rejected = true;
+      } finally {
+        this.running--;
       }
       if (value === RELEASED || claim.isReleased) return await this.handBack(claim);
       const outcome = settleOutcome(record, value, rejected, "bullmq");
@@ -425,9 +429,15 @@ export class BullmqConsumer implements Consumer {
    */
   private finishCompleted(claim: Claim, expiresAt: number | undefined): Promise<void> | undefined {
     if (claim.activeSent && expiresAt === undefined) return undefined;
-    if (this.held.size === 1 && this.finishing.length === 0) {
-      // The only job running: no other can complete in this turn, so no batch to wait for.
-      this.sendFinish([{ claim, expiresAt }]);
+    if (this.running === 0) {
+      // No other handler is still running, so no other job can join the batch: send it now, in
+      // this turn, with BullMQ's moves that follow (one socket write), instead of a turn later.
+      if (this.finishing.length === 0) {
+        this.sendFinish([{ claim, expiresAt }]);
+        return undefined;
+      }
+      this.finishing.push({ claim, expiresAt });
+      this.flushFinishing();
       return undefined;
     }
     return new Promise((resolve) => {
@@ -436,13 +446,17 @@ export class BullmqConsumer implements Consumer {
     });
   }
 
+  /** Jobs whose handler has not settled yet. */
+  private running = 0;
+
   private finishing: PendingFinish[] = [];
 
   private readonly flushFinishing = (): void => {
     const batch = this.finishing;
+    if (batch.length === 0) return;
     this.finishing = [];
     this.sendFinish(batch);
-    for (const pending of batch) pending.resolve!();
+    for (const pending of batch) pending.resolve?.();
   };
 
   private sendFinish(batch: readonly PendingFinish[]): void {
