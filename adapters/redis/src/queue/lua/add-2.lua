@@ -23,42 +23,43 @@ local seen, wake = {}, {}
 local seq, lastSeq = nil, nil
 local PER_JOB = 6
 local jobs = (#ARGV - 3) / PER_JOB
--- Events are looked up once: with nobody listening none is built.
-local listen = anyListener(base, now)
 for i = 4, #ARGV, PER_JOB do
   local id, queue = ARGV[i], ARGV[i + 1]
   local key = jkey(base, id)
-  -- EXISTS rather than an HGETALL of every new job: an integer answer, no empty table made.
-  if redis.call('EXISTS', key) == 1 then
-    out[#out + 1] = redis.call('HGETALL', key)
+  local existing = redis.call('HGETALL', key)
+  if #existing > 0 then
+    out[#out + 1] = existing
   else
     local priority, runAt, createdAt = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-    -- One HSET with its arguments written out (no table to build and unpack), and few fields:
-    -- what never changes is one value ('d'); the scripts read and index the others.
+    -- One HSET, and few fields: what never changes is one value ('d'); the scripts read and
+    -- index the others.
+    local fields = { 'HSET', key, 'd', ARGV[i + 2], 'queue', queue, 'priority', priority, 'attempt', 0, 'runAt', runAt }
     local delayed = tonumber(runAt) > now
+    local member
     if delayed then
-      redis.call('HSET', key, 'd', ARGV[i + 2], 'queue', queue, 'priority', priority, 'attempt', 0,
-        'runAt', runAt, 'state', 'delayed')
-      later('ZADD', qkey(base, queue, 'd'), runAt, id)
+      fields[#fields + 1] = 'state'; fields[#fields + 1] = 'delayed'
     else
       if seq == nil then
         lastSeq = redis.call('INCRBY', base .. 'seq', jobs)
         seq = lastSeq - jobs
       end
       seq = seq + 1
-      local member = waitingMember(base, id, runAt, seq)
-      redis.call('HSET', key, 'd', ARGV[i + 2], 'queue', queue, 'priority', priority, 'attempt', 0,
-        'runAt', runAt, 'state', 'waiting', 'wm', member)
-      later('ZADD', qkey(base, queue, 'w'), -tonumber(priority), member)
+      member = waitingMember(base, id, runAt, seq)
+      fields[#fields + 1] = 'state'; fields[#fields + 1] = 'waiting'
+      fields[#fields + 1] = 'wm'; fields[#fields + 1] = member
     end
+    redis.call(unpack(fields))
     if not seen[queue] then
       seen[queue] = true
       redis.call('SADD', KEYS[2], queue)
     end
     later('ZADD', qkey(base, queue, 'all'), createdAt, id)
-    if listen then
-      emit(base, maxlen, 'added', id, queue, now, nil, nil)
-      if delayed then emit(base, maxlen, 'delayed', id, queue, now, 0, { 'ra', runAt }) end
+    emit(base, maxlen, 'added', id, queue, now, nil, nil)
+    if delayed then
+      later('ZADD', qkey(base, queue, 'd'), runAt, id)
+      emit(base, maxlen, 'delayed', id, queue, now, 0, { 'ra', runAt })
+    else
+      later('ZADD', qkey(base, queue, 'w'), -tonumber(priority), member)
     end
     -- A delayed job wakes consumers too, so they learn the new earliest due time.
     wake[queue] = true

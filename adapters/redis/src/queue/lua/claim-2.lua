@@ -91,16 +91,15 @@ local claimed = {}
 -- What the handler sees of a claimed job besides what the claim sets itself (state, startedAt,
 -- workerId): one HMGET in a fixed order (record.ts claimedRecord reads it back), then its queue,
 -- with the new attempt patched in rather than read again after the write.
--- CLAIM_FIELDS: attempt, d, priority, runAt, finishedAt, progress, result, error, expiresAt.
+local CLAIM_FIELDS = { 'attempt', 'd', 'priority', 'runAt', 'finishedAt', 'progress', 'result', 'error', 'expiresAt' }
 local function take(queue, member)
   local id = string.sub(member, 28)
   local key = jkey(base, id)
-  -- The fields written out: no unpack of CLAIM_FIELDS per job.
-  local job = redis.call('HMGET', key, 'attempt', 'd', 'priority', 'runAt', 'finishedAt', 'progress', 'result', 'error', 'expiresAt')
+  local job = redis.call('HMGET', key, unpack(CLAIM_FIELDS))
   if not job[2] then return end
   local attempt = (tonumber(job[1]) or 0) + 1
   job[1] = attempt
-  job[10] = queue
+  job[#CLAIM_FIELDS + 1] = queue
   redis.call('HSET', key, 'attempt', attempt, 'state', 'active', 'startedAt', ARGV[2], 'workerId', workerId)
   later('ZADD', qkey(base, queue, 'a'), deadline, id)
   emit(base, maxlen, 'active', id, queue, now, attempt, nil)

@@ -17,29 +17,25 @@ local function finish(base, now, maxlen, workerId, id, attempt, kind, payload, t
     local set = kind == 'completed' and 'c' or 'f'
     -- workerId emptied in the same HSET rather than by an HDEL more (toRecord reads '' as unset);
     -- the cancel flag only when one was set, so a job that never had one gets no field for it.
-    local cx = job[5] and job[5] ~= ''
-    if not cx and payload ~= '' and time ~= '' then
-      -- The usual case, its arguments written out: no table to build and unpack.
-      redis.call('HSET', key, 'state', kind, 'finishedAt', now, 'workerId', '', field, payload, 'expiresAt', time)
-    else
-      local fields = { 'HSET', key, 'state', kind, 'finishedAt', now, 'workerId', '' }
-      if cx then
-        fields[#fields + 1] = 'cx'
-        fields[#fields + 1] = ''
-      end
-      if payload ~= '' then
-        fields[#fields + 1] = field
-        fields[#fields + 1] = payload
-      end
-      if time ~= '' then
-        fields[#fields + 1] = 'expiresAt'
-        fields[#fields + 1] = time
-      end
-      redis.call(unpack(fields))
+    local fields = { 'HSET', key, 'state', kind, 'finishedAt', now, 'workerId', '' }
+    if job[5] and job[5] ~= '' then
+      fields[#fields + 1] = 'cx'
+      fields[#fields + 1] = ''
     end
-    if time ~= '' then later('ZADD', base .. 'expiring', time, id) end
+    local extra = nil
+    if payload ~= '' then
+      fields[#fields + 1] = field
+      fields[#fields + 1] = payload
+      extra = { kind == 'completed' and 'r' or 'e', payload }
+    end
+    if time ~= '' then
+      fields[#fields + 1] = 'expiresAt'
+      fields[#fields + 1] = time
+      later('ZADD', base .. 'expiring', time, id)
+    end
+    redis.call(unpack(fields))
     later('ZADD', qkey(base, queue, set), now, id)
-    emit(base, maxlen, kind, id, queue, now, attempt, payload ~= '' and { kind == 'completed' and 'r' or 'e', payload } or nil)
+    emit(base, maxlen, kind, id, queue, now, attempt, extra)
     return 1
   end
   redis.call('HDEL', key, 'workerId', 'cx')
