@@ -142,6 +142,17 @@ const MAX_IN_FLIGHT = 3;
 const MAX_BATCH = 100;
 
 /**
+ * A claim that brings at least this many jobs, and more than half the consumer's slots, runs
+ * them in two halves, the second from the next macrotask: the outcomes of the first half, with
+ * the claim for their slots, reach Redis while this process runs the second half, so the two
+ * work at the same time instead of taking turns. A half is not split again, so a busy consumer
+ * settles into two calls of half its slots each, out of phase. In one interleaved run on a quiet
+ * machine (bench/src/redis-ab.ts 5 20000 10,50 0) this was 1.33× the jobs/s at concurrency 10
+ * and 1.18× at 50, each of 5 rounds, for about 10–20 % more Node CPU per job.
+ */
+const SPLIT_AT = 8;
+
+/**
  * How often a busy consumer's claim also recovers stalled jobs, promotes due ones and forgets
  * expired ones: at most this late after a lease ran out or a job came due that it did not know
  * of (another process's retry); its own retries and woken waits ask for it at once.
@@ -340,10 +351,26 @@ export class RedisConsumer implements Consumer {
       await this.release(claimed.map((fields) => new Claim(claimedRecord(fields, now, this.workerId), this)));
       return;
     }
+    const claims: Claim[] = [];
     for (const fields of claimed) {
       const claim = new Claim(claimedRecord(fields, now, this.workerId), this);
       this.held.set(claim.record.id, claim);
-      this.run(claim);
+      claims.push(claim);
+    }
+    if (claims.length < SPLIT_AT || claims.length * 2 <= this.concurrency) {
+      for (const claim of claims) this.run(claim);
+    } else {
+      // The first half's outcomes go out (with the claim for their slots) before the second
+      // half runs: Redis runs that call while this process runs the other half.
+      const half = Math.ceil(claims.length / 2);
+      for (let i = 0; i < half; i++) this.run(claims[i]!);
+      setImmediate(() => {
+        for (let i = half; i < claims.length; i++) {
+          const claim = claims[i]!;
+          // Released or lost meanwhile: no longer ours to run.
+          if (this.held.get(claim.record.id) === claim) this.run(claim);
+        }
+      });
     }
     if (this.again || this.outcomeCount > 0) {
       this.again = false;
